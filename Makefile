@@ -1,0 +1,48 @@
+# Two commands for a newcomer: `make run` and `make test`. Both install into ./.venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST := $(BIN)/pytest
+
+.PHONY: install run test lint format migrate system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch is pinned to the CPU build this machine has on disk (see DESIGN.md).
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/rft serve
+
+# The suite runs on PostgreSQL + Redis when RFT_TEST_DATABASE_URL / RFT_TEST_REDIS_URL are set,
+# then the `embedded` tests run again on the zero-setup default (SQLite + filesystem broker).
+test: install system-deps
+	$(PYTEST) tests
+	@if [ -n "$$RFT_TEST_DATABASE_URL$$RFT_TEST_REDIS_URL" ]; then \
+		echo "== embedded tests again on SQLite + filesystem broker =="; \
+		env -u RFT_TEST_DATABASE_URL -u RFT_TEST_REDIS_URL $(PYTEST) -m embedded tests; \
+	fi
+
+lint: install
+	$(BIN)/ruff check app worker tests bench migrations
+	$(BIN)/ruff format --check app worker tests bench migrations
+	$(BIN)/mypy app worker
+
+format: install
+	$(BIN)/ruff check --fix app worker tests bench migrations
+	$(BIN)/ruff format app worker tests bench migrations
+
+migrate: install
+	$(BIN)/rft migrate
+
+# Chromium (browser tests) and bubblewrap (evaluator sandbox) from Debian, when root.
+system-deps:
+	@bash scripts/system-deps.sh
+
+clean:
+	rm -rf $(VENV) .rft .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,122 @@
+"""The `rft` command: the same rules as the HTTP API, from a terminal."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from app.core.checks import SettingError
+from app.core.checks import load as load_settings
+from app.core.config import Settings
+
+cli = typer.Typer(
+    help="RFT Studio: self-hosted reinforcement fine-tuning.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@cli.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default: RFT_PORT or 8000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address (default: RFT_HOST).")] = None,
+) -> None:
+    """Start the web app and, in embedded mode, one worker. Prints a one-time login URL."""
+    from app.serve import serve as run_server
+
+    run_server(_settings(port=port, host=host))
+
+
+@cli.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated queues: gpu, cpu.")] = "gpu,cpu",
+    concurrency: Annotated[int, typer.Option(min=1, help="Tasks run at once.")] = 1,
+) -> None:
+    """Run a Celery worker for training jobs (gpu) and evaluator/deployment work (cpu)."""
+    from app.core import checks
+    from worker.celery_app import QUEUES, make_celery
+
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(names) - set(QUEUES))
+    if unknown or not names:
+        raise SettingError("--queues", f"unknown queue(s) {unknown or names}: use gpu and/or cpu")
+    settings = _settings()
+    checks.check_data_dir(settings)
+    checks.check_database(settings)
+    checks.check_broker(settings)
+    argv = ["worker", "-Q", ",".join(names), "-c", str(concurrency), "-O", "fair"]
+    argv += ["-n", f"rft-{'-'.join(names)}@%h", "--loglevel", "INFO"]
+    if settings.broker_is_filesystem:
+        argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    make_celery(settings).worker_main(argv)
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date (`rft serve` does this on start)."""
+    from app.serve import prepare
+
+    settings = _settings()
+    prepare(settings)
+    out.print("database is up to date")
+
+
+@cli.command()
+def login(
+    user: Annotated[str | None, typer.Option(help="Sign in as this user (default: admin).")] = None,
+) -> None:
+    """Print a fresh one-time login URL."""
+    from app.serve import login_url, prepare
+
+    settings = _settings()
+    prepare(settings)
+    out.print(login_url(settings, user), soft_wrap=True)
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    user: Annotated[
+        str | None, typer.Option(help="Owner (default: the admin user; created if unknown).")
+    ] = None,
+) -> None:
+    """Create an API key and print it (shown once; only its hash is stored)."""
+    from app.core.db import make_engine, make_session_factory, transaction
+    from app.serve import prepare
+    from app.services import api_keys, users
+
+    settings = _settings()
+    prepare(settings)
+    engine = make_engine(settings.database)
+    with transaction(make_session_factory(engine)) as session:
+        admin = users.ensure_admin(session, settings.admin_user)
+        owner = users.get_or_create(session, user) if user else admin
+        _row, key = api_keys.create(session, owner, name)
+        owner_name = owner.name
+    engine.dispose()
+    err.print(f"API key {name!r} for user {owner_name!r} (shown once):")
+    print(key)
+
+
+def main() -> None:
+    try:
+        cli()
+    except SettingError as exc:
+        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

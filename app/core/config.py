@@ -1,0 +1,182 @@
+"""All settings, read from the environment (prefix ``RFT_``) or a ``.env`` file.
+
+The defaults give the embedded, zero-setup mode: SQLite and Celery's ``filesystem://`` broker
+under ``RFT_DATA_DIR``, storage in a local folder, one worker started by ``rft serve``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BROKER_SCHEMES = ("filesystem", "redis", "rediss", "amqp", "pyamqp")
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RFT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".rft"),
+        description="Folder for the embedded database, broker, storage, models and secrets.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. "
+        "Default: a SQLite file rft.db under the data dir.",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker URL, e.g. redis://127.0.0.1:6379/0. "
+        "Default: Celery's filesystem:// transport under the data dir (embedded mode).",
+    )
+    result_backend: str | None = Field(
+        default=None,
+        description="Celery result backend. Default: the broker's Redis, or a folder under the "
+        "data dir for the filesystem broker.",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        description="fsspec URL where datasets, checkpoints and adapters live (a local folder or "
+        "s3://bucket/prefix for several hosts). Default: storage/ under the data dir.",
+    )
+    models_dir: Path | None = Field(
+        default=None,
+        description="Folder of local base models in Hugging Face format. Default: models/ under "
+        "the data dir.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that signs session cookies. Default: generated once and kept in "
+        "secret_key under the data dir.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `rft serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `rft serve` listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL users reach the server at, for printed login links. "
+        "Default: http://HOST:PORT.",
+    )
+    embedded_worker: bool | None = Field(
+        default=None,
+        description="Start one worker subprocess with `rft serve`. Default: on in embedded "
+        "mode (filesystem broker), off when a broker URL is set.",
+    )
+    worker_queues: str = Field(
+        default="gpu,cpu", description="Queues the embedded worker consumes, comma-separated."
+    )
+    admin_user: str = Field(
+        default="admin", description="Name of the user made on first start and used by default."
+    )
+    session_days: int = Field(
+        default=30, ge=1, le=365, description="Lifetime of a browser session, in days."
+    )
+    login_token_minutes: int = Field(
+        default=24 * 60,
+        ge=1,
+        description="How long the one-time login URL printed by `rft serve` stays valid.",
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024**3, ge=1, description="Largest dataset upload accepted, in bytes."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"unsupported database URL {value!r}: use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST/DB"
+            )
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in BROKER_SCHEMES:
+            raise ValueError(
+                f"unsupported broker URL {value!r}: use redis://HOST:PORT/DB or leave it unset "
+                "for the embedded filesystem broker"
+            )
+        if parts.scheme.startswith("redis") and not parts.hostname:
+            raise ValueError(f"broker URL {value!r} names no host: use redis://HOST:PORT/DB")
+        return value
+
+    # Derived values: resolved once, absolute, so a worker subprocess sees the same folders.
+
+    @cached_property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @cached_property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'rft.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.startswith("sqlite")
+
+    @property
+    def broker_is_filesystem(self) -> bool:
+        return self.broker_url is None or self.broker_url.startswith("filesystem")
+
+    @cached_property
+    def broker(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @cached_property
+    def broker_folder(self) -> Path:
+        return self.data_path / "broker"
+
+    @cached_property
+    def results(self) -> str:
+        if self.result_backend:
+            return self.result_backend
+        if self.broker_is_filesystem:
+            return f"file://{self.data_path / 'results'}"
+        return self.broker
+
+    @cached_property
+    def storage(self) -> str:
+        return self.storage_url or str(self.data_path / "storage")
+
+    @cached_property
+    def models_path(self) -> Path:
+        return (self.models_dir or self.data_path / "models").expanduser().resolve()
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        if self.embedded_worker is None:
+            return self.broker_is_filesystem
+        return self.embedded_worker
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def secret(self) -> str:
+        """The signing key: the setting, or one generated on first use and kept on disk."""
+        if self.secret_key:
+            return self.secret_key
+        import secrets
+
+        path = self.data_path / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

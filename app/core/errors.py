@@ -1,0 +1,129 @@
+"""Domain errors, and the one place that turns them (and every other failure) into responses.
+
+Services raise ``DomainError`` subclasses; they never know about HTTP. API clients get JSON
+``{"detail", "errors"}``; htmx requests get an error fragment; pages get an error page.
+Nothing ever sends a traceback to a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("rft.errors")
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class InvalidInput(DomainError):
+    status_code = 422
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+
+
+class Unavailable(DomainError):
+    status_code = 503
+
+
+class NotAuthenticated(Exception):
+    """No valid credentials: 401 for the API, a redirect to the login page for pages."""
+
+    def __init__(self, detail: str = "Not authenticated") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class CsrfFailed(DomainError):
+    status_code = 403
+
+
+def wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(("/api/", "/v1/", "/healthz")) or "application/json" in (
+        request.headers.get("accept", "")
+    )
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def error_response(
+    request: Request, status: int, detail: str, errors: list[dict[str, Any]] | None = None
+) -> Response:
+    errors = errors or []
+    if wants_json(request):
+        return JSONResponse({"detail": detail, "errors": errors}, status_code=status)
+    from app.web.templating import render_error
+
+    return render_error(request, status, detail, errors)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "body"
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        message = err.get("msg", "invalid value")
+        if err.get("type") == "extra_forbidden":
+            message = "unknown field"
+        out.append({"field": _field_name(tuple(err.get("loc", ()))), "message": message})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return error_response(request, exc.status_code, exc.detail, exc.errors)
+
+    @app.exception_handler(NotAuthenticated)
+    async def _unauthenticated(request: Request, exc: NotAuthenticated) -> Response:
+        if wants_json(request):
+            return JSONResponse(
+                {"detail": exc.detail, "errors": []},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = "/login?next=" + request.url.path
+        if is_htmx(request):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(request, 422, "Invalid request", _validation_errors(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        return error_response(request, exc.status_code, detail)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "Internal server error: the server log has details")

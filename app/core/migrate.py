@@ -1,0 +1,19 @@
+"""Alembic, driven in code with the configured database URL."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+
+from app.core.paths import MIGRATIONS_DIR, ROOT
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)

@@ -1,0 +1,7 @@
+"""Every ORM model, imported here so Alembic and the app see one complete metadata."""
+
+from app.models.api_key import ApiKey
+from app.models.auth_session import BrowserSession, LoginToken
+from app.models.user import User
+
+__all__ = ["ApiKey", "BrowserSession", "LoginToken", "User"]

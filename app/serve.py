@@ -1,0 +1,109 @@
+"""`rft serve`: checks, migrations, the login URL, uvicorn and (embedded mode) one worker.
+
+The worker runs in its own session so that the terminal's Ctrl-C reaches only us: we stop it
+in order (SIGTERM, then SIGKILL of its whole process group) and never leave an orphan. If this
+process is killed outright, the kernel sends the worker SIGTERM (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from contextlib import suppress
+from typing import Any
+
+import uvicorn
+from rich.console import Console
+
+from app.core import checks
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory, transaction
+from app.core.migrate import upgrade
+from app.services import auth_sessions, users
+
+WORKER_STOP_SECONDS = 6.0
+console = Console()
+
+
+def prepare(settings: Settings) -> None:
+    """Everything a process needs before it serves: reachable services, current schema."""
+    checks.check_data_dir(settings)
+    checks.check_database(settings)
+    checks.check_broker(settings)
+    upgrade(settings.database)
+
+
+def login_url(settings: Settings, user_name: str | None = None) -> str:
+    engine = make_engine(settings.database)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            auth_sessions.purge_expired(session)
+            admin = users.ensure_admin(session, settings.admin_user)
+            user = users.get_or_create(session, user_name) if user_name else admin
+            token = auth_sessions.create_login_token(session, user, settings.login_token_minutes)
+    finally:
+        engine.dispose()
+    return f"{settings.base_url}/login?token={token}"
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "RFT_DATA_DIR": str(settings.data_path)}
+    command = [sys.executable, "-m", "app.cli", "worker", "--queues", settings.worker_queues]
+    return subprocess.Popen(
+        command, env=env, start_new_session=True, preexec_fn=_die_with_parent
+    )
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    # The pool's children may outlive the main worker process: end the whole group.
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=2)
+
+
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    # uvicorn re-raises the signals it captured once it has shut down; the default SIGTERM
+    # action would end us before the worker is stopped.
+    raise SystemExit(128 + signum)
+
+
+def serve(settings: Settings) -> None:
+    from app.main import create_app
+
+    sock = checks.bind_socket(settings.host, settings.port)
+    prepare(settings)
+    url = login_url(settings)
+    worker = start_worker(settings) if settings.runs_embedded_worker else None
+    mode = "embedded worker" if worker else "no embedded worker (run `rft worker`)"
+    console.print(f"[bold]RFT Studio[/] on {settings.base_url} — {mode}")
+    console.print(f"Open this link to sign in (one use): [bold cyan]{url}[/]", soft_wrap=True)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level="info",
+        timeout_graceful_shutdown=3,
+        proxy_headers=True,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+        sock.close()

@@ -1,0 +1,64 @@
+"""The dashboard and the section pages of the navigation."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from app.api.deps import SessionDep, SettingsDep
+from app.core.errors import DomainError
+from app.services import system
+from app.web.deps import PageUser
+from app.web.templating import render
+from worker.celery_app import QUEUES
+
+router = APIRouter(include_in_schema=False)
+
+SECTIONS = {
+    "datasets": ("Datasets", "Upload JSONL files of prompts or chat messages."),
+    "evaluations": ("Evaluations", "Write and debug evaluators (reward functions) on real rows."),
+    "fine-tuning": ("Fine-tuning", "Launch GRPO + LoRA jobs and watch them learn."),
+    "deployments": ("Deployments", "Serve a checkpoint behind an OpenAI-compatible endpoint."),
+}
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, user: PageUser, settings: SettingsDep) -> HTMLResponse:
+    return render(request, "pages/dashboard.html", settings=settings)
+
+
+@router.get("/status", response_class=HTMLResponse)
+async def status(
+    request: Request, user: PageUser, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    """The live status widget: database, broker and a real round trip to the workers."""
+    celery = request.app.state.celery
+    database = await run_in_threadpool(system.database_health, session)
+    broker = await run_in_threadpool(system.broker_health, settings, celery)
+    try:
+        workers = await run_in_threadpool(system.ping_workers, celery, QUEUES, 3.0)
+        worker_error = None
+    except DomainError as exc:
+        workers, worker_error = [], exc.detail
+    return render(
+        request,
+        "partials/status.html",
+        database=database,
+        broker=broker,
+        workers=workers,
+        worker_error=worker_error,
+    )
+
+
+def _section_page(slug: str):  # type: ignore[no-untyped-def]
+    title, summary = SECTIONS[slug]
+
+    def page(request: Request, user: PageUser) -> HTMLResponse:
+        return render(request, "pages/section.html", title=title, summary=summary, section=slug)
+
+    return page
+
+
+for _slug in SECTIONS:
+    router.add_api_route(f"/{_slug}", _section_page(_slug), response_class=HTMLResponse)

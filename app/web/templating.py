@@ -1,0 +1,69 @@
+"""Jinja2 rendering: whole pages, or one named block of a page for htmx requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.core.paths import TEMPLATES_DIR
+
+
+VENDOR = {
+    "htmx": "vendor/htmx-2.0.11/htmx.min.js",
+    "htmx_sse": "vendor/htmx-ext-sse-2.2.4/sse.js",
+    "uplot_js": "vendor/uplot-1.6.32/uPlot.iife.min.js",
+    "uplot_css": "vendor/uplot-1.6.32/uPlot.min.css",
+}
+
+NAV = [
+    ("Datasets", "/datasets"),
+    ("Evaluations", "/evaluations"),
+    ("Fine-tuning", "/fine-tuning"),
+    ("Deployments", "/deployments"),
+]
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.globals.update(vendor=VENDOR, nav=NAV)
+
+
+def render(
+    request: Request,
+    name: str,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """Render ``name``; with ``block``, only that block (the fragment an htmx request swaps)."""
+    context.setdefault("user", getattr(request.state, "user", None))
+    context.setdefault("csrf_token", getattr(request.state, "csrf_token", ""))
+    if block is None:
+        return templates.TemplateResponse(
+            request, name, context, status_code=status_code, headers=headers
+        )
+    template = templates.env.get_template(name)
+    ctx = template.new_context({"request": request, **context})
+    html = "".join(template.blocks[block](ctx))
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def render_error(
+    request: Request, status: int, detail: str, errors: list[dict[str, Any]]
+) -> HTMLResponse:
+    from app.core.errors import is_htmx
+
+    if is_htmx(request):
+        # htmx swaps only 2xx by default; the fragment goes to the page's error region.
+        return render(
+            request,
+            "partials/error.html",
+            status_code=status,
+            headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
+            detail=detail,
+            errors=errors,
+        )
+    return render(request, "error.html", status_code=status, detail=detail, errors=errors)
