@@ -57,9 +57,7 @@ def _die_with_parent() -> None:
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     env = {**os.environ, "RFT_DATA_DIR": str(settings.data_path)}
     command = [sys.executable, "-m", "app.cli", "worker", "--queues", settings.worker_queues]
-    return subprocess.Popen(
-        command, env=env, start_new_session=True, preexec_fn=_die_with_parent
-    )
+    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
 
 
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
@@ -67,10 +65,8 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
         return
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-    try:
+    with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=WORKER_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        pass
     # The pool's children may outlive the main worker process: end the whole group.
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)

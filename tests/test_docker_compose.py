@@ -31,7 +31,9 @@ def test_every_variable_is_a_setting() -> None:
 
 def test_settings_from_compose_are_valid() -> None:
     env = {k: v for k, v in _env("web").items() if "${" not in v}
-    settings = Settings(_env_file=None, **{k.removeprefix("RFT_").lower(): v for k, v in env.items()})  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None, **{k.removeprefix("RFT_").lower(): v for k, v in env.items()}
+    )  # type: ignore[call-arg]
     assert not settings.broker_is_filesystem
     assert not settings.runs_embedded_worker
     assert settings.database.startswith("postgresql+psycopg://")

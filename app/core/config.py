@@ -22,7 +22,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default=Path(".rft"),
-        description="Folder for the embedded database, broker, storage, models and secrets.",
+        description="Folder for the embedded database, broker, results, storage and models.",
     )
     database_url: str | None = Field(
         default=None,
@@ -48,11 +48,6 @@ class Settings(BaseSettings):
         default=None,
         description="Folder of local base models in Hugging Face format. Default: models/ under "
         "the data dir.",
-    )
-    secret_key: str | None = Field(
-        default=None,
-        description="Key that signs session cookies. Default: generated once and kept in "
-        "secret_key under the data dir.",
     )
     host: str = Field(default="127.0.0.1", description="Address `rft serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `rft serve` listens on.")
@@ -163,20 +158,3 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
-
-    def secret(self) -> str:
-        """The signing key: the setting, or one generated on first use and kept on disk."""
-        if self.secret_key:
-            return self.secret_key
-        import secrets
-
-        path = self.data_path / "secret_key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
-
-
-def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from app.models.api_key import ApiKey
 from app.models.auth_session import BrowserSession, LoginToken
+from app.models.dataset import Dataset
 from app.models.user import User
 
-__all__ = ["ApiKey", "BrowserSession", "LoginToken", "User"]
+__all__ = ["ApiKey", "BrowserSession", "Dataset", "LoginToken", "User"]

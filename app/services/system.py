@@ -41,7 +41,9 @@ def ping_workers(celery: Celery, queues: tuple[str, ...], timeout: float) -> lis
     pending: list[tuple[str, Any, float]] = []
     for queue in queues:
         sent = time.time()
-        pending.append((queue, celery.send_task(f"rft.ping.{queue}", args=[sent], expires=timeout), sent))
+        pending.append(
+            (queue, celery.send_task(f"rft.ping.{queue}", args=[sent], expires=timeout), sent)
+        )
     pongs = []
     for queue, result, sent in pending:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
@@ -14,7 +16,9 @@ from app.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 
-def _keys_page(request: Request, session: SessionDep, user: PageUser, **extra: object) -> HTMLResponse:
+def _keys_page(
+    request: Request, session: SessionDep, user: PageUser, **extra: Any
+) -> HTMLResponse:
     keys = api_keys.list_for(session, user, 0, 1000)
     block = "keys" if is_htmx(request) else None
     return render(request, "pages/keys.html", block=block, keys=keys, **extra)
@@ -34,9 +38,7 @@ def create_key(
 
 
 @router.delete("/keys/{key_id}", response_class=HTMLResponse)
-def delete_key(
-    request: Request, key_id: int, session: SessionDep, user: PageUser
-) -> HTMLResponse:
+def delete_key(request: Request, key_id: int, session: SessionDep, user: PageUser) -> HTMLResponse:
     api_keys.delete(session, user, key_id)
     session.flush()
     return _keys_page(request, session, user)

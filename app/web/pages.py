@@ -51,7 +51,7 @@ async def status(
     )
 
 
-def _section_page(slug: str):  # type: ignore[no-untyped-def]
+def _section_page(slug: str):
     title, summary = SECTIONS[slug]
 
     def page(request: Request, user: PageUser) -> HTMLResponse:

@@ -10,7 +10,6 @@ from fastapi.templating import Jinja2Templates
 
 from app.core.paths import TEMPLATES_DIR
 
-
 VENDOR = {
     "htmx": "vendor/htmx-2.0.11/htmx.min.js",
     "htmx_sse": "vendor/htmx-ext-sse-2.2.4/sse.js",
@@ -66,4 +65,20 @@ def render_error(
             detail=detail,
             errors=errors,
         )
+    _identify(request)
     return render(request, "error.html", status_code=status, detail=detail, errors=errors)
+
+
+def _identify(request: Request) -> None:
+    """On error pages no route dependency ran: find the signed-in user for the navigation."""
+    from app.api.deps import SESSION_COOKIE
+    from app.services import auth_sessions
+
+    token = request.cookies.get(SESSION_COOKIE)
+    if getattr(request.state, "user", None) is not None or not token:
+        return
+    with request.app.state.session_factory() as session:
+        browser = auth_sessions.find(session, token)
+        if browser is not None:
+            request.state.user = browser.user
+            request.state.csrf_token = browser.csrf_token

@@ -55,7 +55,10 @@ def upgrade() -> None:
         sa.Column("used_at", UTC(), nullable=True),
         sa.Column("created_at", UTC(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_login_tokens_user_id_users"), ondelete="CASCADE"
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_login_tokens_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_login_tokens_token_hash")),

@@ -51,7 +51,9 @@ class TestAuthentication:
         assert response.status_code == 200
         assert response.json()["name"] == "carol"
 
-    def test_cli_key_defaults_to_admin(self, client: TestClient, server_env: dict[str, str]) -> None:
+    def test_cli_key_defaults_to_admin(
+        self, client: TestClient, server_env: dict[str, str]
+    ) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "app.cli", "keys", "create", "--name", "mine"],
             env=server_env,

@@ -36,9 +36,7 @@ class TestHealthz:
 
 class TestPingWorkers:
     def test_no_worker_is_503_naming_the_queue(self, client: TestClient, alice: Account) -> None:
-        response = client.post(
-            "/api/v1/system/ping?queue=cpu&timeout=0.5", headers=alice.headers
-        )
+        response = client.post("/api/v1/system/ping?queue=cpu&timeout=0.5", headers=alice.headers)
         assert response.status_code == 503
         assert response.json()["detail"] == "No worker answered on queue 'cpu' within 0.5 s"
 

@@ -36,7 +36,8 @@ async def ping_workers(
         from app.core.errors import InvalidInput
 
         raise InvalidInput(
-            "Invalid queue", [{"field": "queue", "message": f"unknown queue {q!r}"} for q in unknown]
+            "Invalid queue",
+            [{"field": "queue", "message": f"unknown queue {q!r}"} for q in unknown],
         )
     celery = request.app.state.celery
     pongs = await run_in_threadpool(system.ping_workers, celery, tuple(queue), timeout)
