@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app.cli_datasets import datasets_cli
 from app.core.checks import SettingError
 from app.core.checks import load as load_settings
 from app.core.config import Settings
@@ -19,6 +20,7 @@ cli = typer.Typer(
 )
 keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(datasets_cli, name="datasets")
 
 out = Console()
 err = Console(stderr=True)
@@ -60,7 +62,19 @@ def worker(
     argv += ["-n", f"rft-{'-'.join(names)}@%h", "--loglevel", "INFO"]
     if settings.broker_is_filesystem:
         argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-    make_celery(settings).worker_main(argv)
+    celery = make_celery(settings)
+    _recover_jobs_when_ready(settings, celery)
+    celery.worker_main(argv)
+
+
+def _recover_jobs_when_ready(settings: Settings, celery: object) -> None:
+    from celery.signals import worker_ready
+
+    from worker.recovery import start_recovery_loop
+
+    @worker_ready.connect(weak=False)
+    def _start(**_: object) -> None:
+        start_recovery_loop(settings, celery)  # type: ignore[arg-type]
 
 
 @cli.command()

@@ -18,6 +18,9 @@ QUEUES = ("gpu", "cpu")
 ROUTES = {
     "rft.ping.gpu": {"queue": "gpu"},
     "rft.ping.cpu": {"queue": "cpu"},
+    "rft.jobs.train": {"queue": "gpu"},
+    "rft.jobs.preflight": {"queue": "gpu"},
+    "rft.demo.build": {"queue": "cpu"},
 }
 
 

@@ -79,6 +79,34 @@ class Settings(BaseSettings):
         default=2 * 1024**3, ge=1, description="Largest dataset upload accepted, in bytes."
     )
 
+    job_stale_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running job whose heartbeat is older than this has lost its worker: "
+        "it is resumed from its last checkpoint by the next worker.",
+    )
+    job_stall_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A job whose step counter does not move for this long (a hung generation "
+        "or reward) is failed with that cause.",
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="Worker losses a job survives before it is failed."
+    )
+    job_ring_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A queued job's task is sent again after this long (the filesystem "
+        "broker can lose one).",
+    )
+    evaluator_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Wall-clock limit for one evaluator call on one row."
+    )
+    evaluator_memory_bytes: int = Field(
+        default=1 << 30, ge=64 << 20, description="Address-space limit of each evaluator process."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str | None) -> str | None:

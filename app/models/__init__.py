@@ -3,6 +3,22 @@
 from app.models.api_key import ApiKey
 from app.models.auth_session import BrowserSession, LoginToken
 from app.models.dataset import Dataset
+from app.models.evaluator import Evaluator, EvaluatorVersion
+from app.models.job import Checkpoint, Job, JobCompletion, JobEvent, JobLog, JobMetric
 from app.models.user import User
 
-__all__ = ["ApiKey", "BrowserSession", "Dataset", "LoginToken", "User"]
+__all__ = [
+    "ApiKey",
+    "BrowserSession",
+    "Checkpoint",
+    "Dataset",
+    "Evaluator",
+    "EvaluatorVersion",
+    "Job",
+    "JobCompletion",
+    "JobEvent",
+    "JobLog",
+    "JobMetric",
+    "LoginToken",
+    "User",
+]

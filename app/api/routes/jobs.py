@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.schemas.common import Page
+from app.schemas.job import (
+    CheckpointPublic,
+    CompletionPublic,
+    JobEvaluatorsUpdate,
+    JobPublic,
+    LogPublic,
+    MetricPublic,
+    ModelPublic,
+)
+from app.schemas.job_params import JobCreate, parse_job_request
+from app.services import base_models, jobs, preflight
+from worker.dispatch import enqueue_job
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"])
+JOB_BODY = {
+    "requestBody": {"content": {"application/json": {"schema": JobCreate.model_json_schema()}}}
+}
+EVENT_POLL_SECONDS = 0.25
+
+
+@router.get("/models", response_model=Page[ModelPublic])
+def list_models(_user: CurrentUser, settings: SettingsDep) -> Page[ModelPublic]:
+    found = base_models.list_models(settings)
+    data = [ModelPublic(**{k: getattr(m, k) for k in ModelPublic.model_fields}) for m in found]
+    return Page(data=data, count=len(data))
+
+
+@router.post(
+    "/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED, openapi_extra=JOB_BODY
+)
+def create_job(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    background: BackgroundTasks,
+    payload: Any = Body(None),
+) -> JobPublic:
+    job = jobs.create(session, settings, user, parse_job_request(payload))
+    # After the commit (the response goes out first): the worker must find the row.
+    background.add_task(enqueue_job, request.app.state.celery, job.id)
+    return JobPublic.of(job)
+
+
+@router.post("/jobs/preflight", openapi_extra=JOB_BODY)
+async def preflight_job(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    payload: Any = Body(None),
+) -> dict[str, Any]:
+    """Sample the base model on a few prompts and say whether RFT can learn from them."""
+    job_request = parse_job_request(payload)
+    plan = preflight.plan(session, settings, user, job_request)
+    return await run_in_threadpool(preflight.run, request.app.state.celery, plan)
+
+
+@router.get("/jobs", response_model=Page[JobPublic])
+def list_jobs(
+    session: SessionDep,
+    user: CurrentUser,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+) -> Page[JobPublic]:
+    rows = jobs.list_for(session, user, offset, limit)
+    return Page(data=[JobPublic.of(j) for j in rows], count=jobs.count_for(session, user))
+
+
+@router.get("/jobs/{job_id}", response_model=JobPublic)
+def read_job(job_id: int, session: SessionDep, user: CurrentUser) -> JobPublic:
+    return JobPublic.of(jobs.get(session, user, job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
+def cancel_job(job_id: int, session: SessionDep, user: CurrentUser) -> JobPublic:
+    return JobPublic.of(jobs.cancel(session, user, job_id))
+
+
+@router.put("/jobs/{job_id}/evaluators", response_model=JobPublic)
+def update_job_evaluators(
+    job_id: int, body: JobEvaluatorsUpdate, session: SessionDep, user: CurrentUser
+) -> JobPublic:
+    return JobPublic.of(jobs.set_evaluators(session, user, job_id, body.evaluators))
+
+
+@router.get("/jobs/{job_id}/metrics", response_model=Page[MetricPublic])
+def job_metrics(job_id: int, session: SessionDep, user: CurrentUser) -> Page[MetricPublic]:
+    rows = jobs.metrics(session, jobs.get(session, user, job_id))
+    return Page(data=[MetricPublic.model_validate(r) for r in rows], count=len(rows))
+
+
+@router.get("/jobs/{job_id}/completions", response_model=Page[CompletionPublic])
+def job_completions(
+    job_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=500),
+    step: int | None = Query(None, ge=0),
+) -> Page[CompletionPublic]:
+    job = jobs.get(session, user, job_id)
+    rows, total = jobs.completions(session, job, offset, limit, step)
+    return Page(data=[CompletionPublic.model_validate(r) for r in rows], count=total)
+
+
+@router.get("/jobs/{job_id}/logs", response_model=Page[LogPublic])
+def job_logs(
+    job_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+    level: str | None = Query(None, pattern="^(info|warning|error)$"),
+) -> Page[LogPublic]:
+    rows, total = jobs.logs(session, jobs.get(session, user, job_id), offset, limit, level)
+    return Page(data=[LogPublic.model_validate(r) for r in rows], count=total)
+
+
+@router.get("/jobs/{job_id}/checkpoints", response_model=Page[CheckpointPublic])
+def job_checkpoints(job_id: int, session: SessionDep, user: CurrentUser) -> Page[CheckpointPublic]:
+    rows = jobs.checkpoints(session, jobs.get(session, user, job_id))
+    return Page(data=[CheckpointPublic.model_validate(r) for r in rows], count=len(rows))
+
+
+@router.get("/jobs/{job_id}/events")
+def job_events(
+    job_id: int,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    last_event_id: int | None = Header(None),
+    after: int = Query(0, ge=0, description="Resume after this event id (or Last-Event-ID)."),
+) -> StreamingResponse:
+    """Server-sent events: every status change, metric, completion, log and checkpoint."""
+    jobs.get(session, user, job_id)
+    stream = _event_stream(request, job_id, last_event_id or after)
+    return StreamingResponse(
+        stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+async def _event_stream(request: Request, job_id: int, after: int) -> AsyncIterator[str]:
+    factory = request.app.state.session_factory
+    idle = 0.0
+    while not await request.is_disconnected():
+        events, finished = await run_in_threadpool(_read_events, factory, job_id, after)
+        for event in events:
+            after = event["id"]
+            yield f"id: {after}\nevent: {event['type']}\ndata: {json.dumps(event['data'])}\n\n"
+        if finished and not events:
+            yield f"event: end\ndata: {json.dumps({'job_id': job_id})}\n\n"
+            return
+        idle = 0.0 if events else idle + EVENT_POLL_SECONDS
+        if idle >= 15:
+            idle = 0.0
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(EVENT_POLL_SECONDS)
+
+
+def _read_events(factory: Any, job_id: int, after: int) -> tuple[list[dict[str, Any]], bool]:
+    from app.models import Job
+
+    with factory() as session:
+        rows = jobs.events_after(session, job_id, after)
+        job = session.get(Job, job_id)
+        finished = job is None or job.is_terminal
+        return [{"id": e.id, "type": e.type, "data": e.data} for e in rows], finished

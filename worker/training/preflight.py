@@ -1,0 +1,103 @@
+"""Pre-flight: sample the base model on a few prompts, score them, and say whether GRPO can
+learn — GRPO learns only from groups whose rewards differ."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from typing import Any
+
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory
+from app.core.storage import Storage
+from app.evaluators import EvaluatorPool
+from app.models import Dataset
+from app.services import base_models, datasets
+from worker.training.data import prompt_text, split_row
+from worker.training.rewards import RewardHub
+from worker.training.spec import Hardware
+from worker.training.trainer import load_model
+from worker.training.validation import Validator
+
+
+def _prompts(settings: Settings, dataset_id: int, count: int) -> list[dict[str, Any]]:
+    engine = make_engine(settings.database)
+    try:
+        with make_session_factory(engine)() as session:
+            dataset = session.get(Dataset, dataset_id)
+            if dataset is None:
+                raise RuntimeError(f"dataset {dataset_id} is gone")
+            rows = list(datasets.iter_rows(Storage.from_settings(settings), dataset))
+    finally:
+        engine.dispose()
+    chosen = random.Random(0).sample(rows, min(count, len(rows)))
+    out = []
+    for row in chosen:
+        prompt, evaluator_row, _ = split_row(row)
+        out.append({"prompt": prompt, "evaluator_row": evaluator_row})
+    return out
+
+
+def verdict(mean: float, zero_std: float, invalid: float) -> tuple[str, str]:
+    if invalid > 0.2:
+        return "fix_evaluator", (
+            f"{invalid:.0%} of samples got no valid score: read the errors below and fix the "
+            "evaluator before training"
+        )
+    if mean > 0.95:
+        return "too_easy", "the base model already earns nearly full reward: use harder prompts"
+    if mean < 0.02:
+        return "too_hard", (
+            "almost no completion earns reward: add SFT warm-up epochs, easier prompts, or an "
+            "evaluator with partial credit"
+        )
+    if zero_std > 0.8:
+        return "no_signal", (
+            f"for {zero_std:.0%} of prompts all completions score the same, so GRPO has nothing "
+            "to compare: raise temperature or n, or give partial credit"
+        )
+    return "ready", "rewards vary within groups: GRPO has a learning signal"
+
+
+def run_preflight(plan: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    model_info = base_models.get_model(settings, plan["base_model"])
+    rows = _prompts(settings, plan["dataset_id"], plan["prompts"])
+    rollout, n = plan["rollout"], plan["rollout"]["n"]
+    model, tokenizer = load_model(model_info.path, Hardware.detect())
+    with EvaluatorPool(timeout_s=settings.evaluator_timeout_seconds) as pool:
+        hub = RewardHub(pool, plan["evaluators"], tenant=f"user-{plan['owner_id']}")
+        validator = Validator(hub, tokenizer, [], rollout)
+        groups, examples, invalid, total = [], [], 0, 0
+        for row in rows:
+            texts = validator.generate(model, [row["prompt"]] * n)
+            per_evaluator = hub.score([row["evaluator_row"]] * n, texts)
+            rewards = hub.rewards(per_evaluator)
+            valid = [r for r in rewards if r is not None]
+            invalid += len(rewards) - len(valid)
+            total += len(rewards)
+            groups.append(valid)
+            examples.append(
+                {
+                    "prompt": prompt_text(row["prompt"]),
+                    "completion": texts[0],
+                    "reward": rewards[0],
+                    "error": next((r[0].error for r in per_evaluator if r[0].error), None),
+                }
+            )
+    scores = [r for group in groups for r in group]
+    mean = statistics.fmean(scores) if scores else 0.0
+    std = statistics.pstdev(scores) if len(scores) > 1 else 0.0
+    zero_std = sum(1 for g in groups if len(set(g)) <= 1) / max(1, len(groups))
+    invalid_frac = invalid / max(1, total)
+    code, advice = verdict(mean, zero_std, invalid_frac)
+    return {
+        "prompts": len(rows),
+        "n": n,
+        "reward_mean": mean,
+        "reward_std": std,
+        "frac_reward_zero_std": zero_std,
+        "evaluator_error_rate": invalid_frac,
+        "verdict": code,
+        "advice": advice,
+        "examples": examples[:5],
+    }

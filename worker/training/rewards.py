@@ -1,0 +1,143 @@
+"""The reward TRL trains on: the job's evaluators, weighted, run through the sandbox pool.
+
+An invalid sample (exception, timeout, bad value in any evaluator) gets None: TRL skips it
+and the run goes on. Per-evaluator statistics, sampled completions and the evaluators' print
+output and errors go to the recorder. Evaluators can be swapped between steps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+from app.evaluators import EvaluatorPool, Sample, SampleResult
+from worker.training.data import completion_text, prompt_text
+from worker.training.recorder import Recorder
+
+LOGS_PER_EVALUATOR_STEP = 20
+
+
+def combine(weights: list[float], scores: list[float | None]) -> float | None:
+    """The weighted mean of one sample's scores; None when any evaluator had no valid score."""
+    if any(s is None for s in scores):
+        return None
+    total = sum(weights)
+    return sum(w * s for w, s in zip(weights, scores, strict=True) if s is not None) / total
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+
+
+class RewardHub:
+    """Callable as a TRL reward function (batch form); ``step`` is set by the callback."""
+
+    __name__ = "reward"
+
+    def __init__(
+        self,
+        pool: EvaluatorPool,
+        evaluators: list[dict[str, Any]],
+        tenant: str,
+        recorder: Recorder | None = None,
+        completions_per_step: int = 8,
+    ) -> None:
+        self.pool, self.tenant, self.recorder = pool, tenant, recorder
+        self.evaluators = evaluators
+        self.completions_per_step = completions_per_step
+        self.step = 0
+        self.last_activity = time.monotonic()
+        self._step_metrics: dict[int, dict[str, float]] = {}
+
+    def set_evaluators(self, evaluators: list[dict[str, Any]]) -> None:
+        self.evaluators = evaluators
+
+    def take_metrics(self, step: int) -> dict[str, float]:
+        return self._step_metrics.pop(step, {})
+
+    def score(self, rows: list[dict[str, Any]], texts: list[str]) -> list[list[SampleResult]]:
+        """Each evaluator's results for the samples, in evaluator order."""
+        samples = [Sample(row=row, completion=text) for row, text in zip(rows, texts, strict=True)]
+        results = []
+        for evaluator in self.evaluators:
+            results.append(self.pool.score(evaluator["code"], samples, tenant=self.tenant))
+            self.last_activity = time.monotonic()
+        return results
+
+    def rewards(self, per_evaluator: list[list[SampleResult]]) -> list[float | None]:
+        weights = [float(e["weight"]) for e in self.evaluators]
+        count = len(per_evaluator[0]) if per_evaluator else 0
+        return [
+            combine(weights, [r[i].score if r[i].is_score_valid else None for r in per_evaluator])
+            for i in range(count)
+        ]
+
+    def __call__(
+        self, prompts: list[Any], completions: list[Any], row_json: list[str], **_: Any
+    ) -> list[float | None]:
+        rows = [json.loads(r) for r in row_json]
+        texts = [completion_text(c) for c in completions]
+        per_evaluator = self.score(rows, texts)
+        rewards = self.rewards(per_evaluator)
+        self._remember(per_evaluator)
+        if self.recorder is not None:
+            self._record(prompts, texts, per_evaluator, rewards)
+        return rewards
+
+    def _remember(self, per_evaluator: list[list[SampleResult]]) -> None:
+        metrics = self._step_metrics.setdefault(self.step, {})
+        for evaluator, results in zip(self.evaluators, per_evaluator, strict=True):
+            name = evaluator["name"]
+            valid = [r.score for r in results if r.is_score_valid and r.score is not None]
+            if valid:
+                metrics[f"rewards/{name}/mean"], metrics[f"rewards/{name}/std"] = _stats(valid)
+            metrics[f"rewards/{name}/invalid_frac"] = 1 - len(valid) / max(1, len(results))
+
+    def _record(
+        self,
+        prompts: list[Any],
+        texts: list[str],
+        per_evaluator: list[list[SampleResult]],
+        rewards: list[float | None],
+    ) -> None:
+        assert self.recorder is not None
+        for i in range(min(self.completions_per_step, len(texts))):
+            scores = {
+                e["name"]: {
+                    "score": r[i].score,
+                    "reason": r[i].reason,
+                    "valid": r[i].is_score_valid,
+                }
+                for e, r in zip(self.evaluators, per_evaluator, strict=True)
+            }
+            self.recorder.completion(
+                {
+                    "step": self.step,
+                    "prompt": prompt_text(prompts[i]),
+                    "completion": texts[i],
+                    "reward": rewards[i],
+                    "scores": scores,
+                }
+            )
+        for evaluator, results in zip(self.evaluators, per_evaluator, strict=True):
+            self._record_logs(evaluator["name"], results)
+
+    def _record_logs(self, name: str, results: list[SampleResult]) -> None:
+        assert self.recorder is not None
+        noisy = [r for r in results if r.stdout or r.error or not r.is_score_valid]
+        for result in noisy[:LOGS_PER_EVALUATOR_STEP]:
+            level = (
+                "error" if result.error else ("warning" if not result.is_score_valid else "info")
+            )
+            parts = [result.stdout.rstrip()] if result.stdout else []
+            if result.error:
+                parts.append(result.error)
+            elif not result.is_score_valid and result.reason:
+                parts.append(f"invalid: {result.reason}")
+            self.recorder.log(self.step, level, name, "\n".join(parts))
+        if len(noisy) > LOGS_PER_EVALUATOR_STEP:
+            more = len(noisy) - LOGS_PER_EVALUATOR_STEP
+            self.recorder.log(self.step, "info", name, f"… {more} more samples with output")

@@ -1,0 +1,87 @@
+"""A job's validated spec -> TRL GRPOConfig and PEFT LoraConfig, mapped honestly.
+
+Token batch size -> prompts per step: prompts x n completions x (prompt + completion tokens)
+fill the batch. Rollout parameters -> generation settings; extra_body -> generation kwargs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Hardware:
+    cuda: bool
+    bf16: bool
+    vllm: bool
+
+    @classmethod
+    def detect(cls) -> Hardware:
+        import importlib.util
+
+        import torch
+
+        cuda = torch.cuda.is_available()
+        return cls(
+            cuda=cuda,
+            bf16=cuda and torch.cuda.is_bf16_supported(),
+            vllm=cuda and importlib.util.find_spec("vllm") is not None,
+        )
+
+
+def prompts_per_step(batch_tokens: int, n: int, prompt_tokens: int, max_tokens: int) -> int:
+    return max(1, batch_tokens // (n * (prompt_tokens + max_tokens)))
+
+
+def every(total_steps: int, chosen: int | None, times: int = 5) -> int:
+    """Validate/checkpoint every ``chosen`` steps, or ``times`` times a run."""
+    return chosen or max(1, total_steps // times)
+
+
+def grpo_arguments(
+    spec: dict[str, Any], output_dir: str, prompt_tokens: int, hardware: Hardware, seed: int = 0
+) -> dict[str, Any]:
+    training, rollout = spec["training"], spec["rollout"]
+    n = rollout["n"]
+    prompts = prompts_per_step(training["batch_size"], n, prompt_tokens, rollout["max_tokens"])
+    args: dict[str, Any] = {
+        "output_dir": output_dir,
+        "num_train_epochs": training["epochs"],
+        "max_steps": training["max_steps"] or -1,
+        "learning_rate": training["learning_rate"],
+        "per_device_train_batch_size": prompts * n,
+        "num_generations": n,
+        "max_completion_length": rollout["max_tokens"],
+        "temperature": rollout["temperature"],
+        "top_p": rollout["top_p"],
+        "top_k": rollout["top_k"],
+        "generation_kwargs": dict(rollout.get("extra_body") or {}) or None,
+        "loss_type": training["loss_type"],
+        "beta": training["beta"],
+        "logging_steps": 1,
+        "save_strategy": "steps",
+        "save_total_limit": None,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "seed": seed,
+        "bf16": hardware.bf16,
+        "gradient_checkpointing": hardware.cuda,  # memory for speed: only worth it on GPUs
+        "use_cpu": not hardware.cuda,
+        "use_vllm": hardware.vllm,
+        "dataloader_num_workers": 0,
+    }
+    if hardware.vllm:
+        args["vllm_mode"] = "colocate"
+    return args
+
+
+def lora_arguments(spec: dict[str, Any]) -> dict[str, Any]:
+    rank = spec["training"]["lora_rank"]
+    return {
+        "r": rank,
+        "lora_alpha": 2 * rank,
+        "lora_dropout": 0.0,
+        "target_modules": "all-linear",
+        "task_type": "CAUSAL_LM",
+    }

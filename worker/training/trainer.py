@@ -1,0 +1,178 @@
+"""GRPO + LoRA with TRL for one job (heavy imports live here, in the worker only)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from app.core.config import Settings
+from app.core.db import transaction
+from app.core.storage import Storage
+from app.evaluators import EvaluatorPool
+from app.services import job_records
+from worker.training.callbacks import JobCallback
+from worker.training.recorder import Recorder
+from worker.training.rewards import RewardHub
+from worker.training.runner import JobContext, Phase, Watchdog
+from worker.training.spec import Hardware, every, grpo_arguments, lora_arguments
+from worker.training.validation import Validator
+from worker.training.warmup import sft_warmup
+
+
+def load_model(path: Path, hardware: Hardware) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+
+    # transformers 5 rebuilds some tokenizers' pre-tokenizers from the model type, which
+    # silently changes ids: a folder with tokenizer.json is loaded exactly as saved.
+    if (path / "tokenizer.json").exists():
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(path)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = torch.bfloat16 if hardware.bf16 else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    if hardware.cuda:
+        model = model.to("cuda")  # type: ignore[arg-type]
+    return model, tokenizer
+
+
+def prompt_tokens(tokenizer: Any, rows: list[dict[str, Any]], sample: int = 64) -> int:
+    lengths = []
+    for row in rows[:sample]:
+        prompt = row["prompt"]
+        if isinstance(prompt, str):
+            lengths.append(len(tokenizer(prompt)["input_ids"]))
+        else:
+            lengths.append(len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True)))
+    return max(1, round(sum(lengths) / len(lengths)))
+
+
+def _local_checkpoint(storage: Storage, key: str, work: Path) -> Path:
+    """The full trainer checkpoint, fetched from storage when this host does not have it."""
+    local = work / Path(key).name
+    if not local.exists():
+        storage.fs.get(storage.path(key), str(local), recursive=True)
+    return local
+
+
+def train(
+    context: JobContext,
+    settings: Settings,
+    storage: Storage,
+    recorder: Recorder,
+    pool: EvaluatorPool,
+    phase: Phase,
+    exit_on_stall: bool,
+) -> str:
+    from datasets import Dataset
+    from peft import LoraConfig, get_peft_model
+    from transformers import PrinterCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    spec = context.spec
+    hardware = Hardware.detect()
+    work = settings.data_path / "jobs" / str(context.job_id)
+    work.mkdir(parents=True, exist_ok=True)
+
+    phase("loading the base model")
+    model, tokenizer = load_model(context.model_path, hardware)
+    model = get_peft_model(model, LoraConfig(**lora_arguments(spec)))
+    hub = RewardHub(pool, spec["evaluators"], tenant=f"user-{context.owner_id}", recorder=recorder)
+    resume = _local_checkpoint(storage, context.resume_key, work) if context.resume_key else None
+    if resume is not None:
+        recorder.event("resumed", {"step": context.resume_step})
+    elif spec["training"]["sft_warmup_epochs"]:
+        phase("warming up on reference answers (SFT)")
+        steps = sft_warmup(
+            model,
+            tokenizer,
+            context.train_rows,
+            spec["training"]["sft_warmup_epochs"],
+            spec["training"]["learning_rate"],
+        )
+        recorder.event("sft_warmup", {"steps": steps})
+
+    arguments = grpo_arguments(
+        spec, str(work), prompt_tokens(tokenizer, context.train_rows), hardware
+    )
+    config = GRPOConfig(**arguments)
+    dataset = Dataset.from_list(context.train_rows)
+    total = _total_steps(config, len(dataset))
+    config.save_steps = every(total, spec["training"]["save_steps"])
+    validator = (
+        Validator(hub, tokenizer, context.validation_rows, spec["rollout"])
+        if context.validation_rows
+        else None
+    )
+    callback = JobCallback(
+        recorder,
+        hub,
+        validator,
+        every(total, spec["training"]["eval_steps"]),
+        on_checkpoint=_checkpoint_saver(recorder, storage, context.job_id),
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[hub],
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[callback],
+    )
+    trainer.remove_callback(PrinterCallback)  # metrics go to the database, not stdout
+    watchdog = Watchdog(
+        settings.job_stall_seconds,
+        lambda: max(callback.progress_at, hub.last_activity),
+        _on_stall(settings, context.job_id, recorder, phase, exit_on_stall),
+    )
+    watchdog.start()
+    phase("training")
+    try:
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    finally:
+        watchdog.stopped.set()
+    return "cancelled" if callback.cancelled else "completed"
+
+
+def _total_steps(config: Any, rows: int) -> int:
+    if config.max_steps and config.max_steps > 0:
+        return int(config.max_steps)
+    prompts = config.per_device_train_batch_size // config.num_generations
+    return max(1, int(config.num_train_epochs * ((rows + prompts - 1) // prompts)))
+
+
+def _checkpoint_saver(recorder: Recorder, storage: Storage, job_id: int) -> Any:
+    def save(step: int, folder: str, metrics: dict[str, float], eval_reward: float | None) -> None:
+        key = f"jobs/{job_id}/checkpoint-{step}"
+        if storage.is_local and os.path.realpath(storage.path(key)) == os.path.realpath(folder):
+            pass  # training wrote straight into storage
+        elif storage.is_local:
+            target = storage.path(key)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(folder, target)
+        else:
+            storage.fs.put(folder, storage.path(key), recursive=True)
+        with transaction(recorder.factory) as session:
+            job_records.add_checkpoint(session, job_id, step, key, metrics, eval_reward)
+
+    return save
+
+
+def _on_stall(
+    settings: Settings, job_id: int, recorder: Recorder, phase: Phase, exit_on_stall: bool
+) -> Any:
+    def stalled(idle: float) -> None:
+        cause = (
+            f"stalled: no progress for {idle:.0f} s while {phase.name} at step {recorder.step} "
+            f"(limit RFT_JOB_STALL_SECONDS={settings.job_stall_seconds:g})"
+        )
+        with transaction(recorder.factory) as session:
+            job_records.finish(session, job_id, "failed", cause)
+        if exit_on_stall:
+            os._exit(70)  # the hung generation or reward cannot be interrupted otherwise
+
+    return stalled
