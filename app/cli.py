@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from app.cli_datasets import datasets_cli
+from app.cli_evaluators import evaluators_cli
+from app.cli_jobs import jobs_cli
 from app.core.checks import SettingError
 from app.core.checks import load as load_settings
 from app.core.config import Settings
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 cli = typer.Typer(
     help="RFT Studio: self-hosted reinforcement fine-tuning.",
@@ -21,6 +26,8 @@ cli = typer.Typer(
 keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(datasets_cli, name="datasets")
+cli.add_typer(evaluators_cli, name="evaluators")
+cli.add_typer(jobs_cli, name="jobs")
 
 out = Console()
 err = Console(stderr=True)
@@ -67,14 +74,14 @@ def worker(
     celery.worker_main(argv)
 
 
-def _recover_jobs_when_ready(settings: Settings, celery: object) -> None:
+def _recover_jobs_when_ready(settings: Settings, celery: Celery) -> None:
     from celery.signals import worker_ready
 
     from worker.recovery import start_recovery_loop
 
     @worker_ready.connect(weak=False)
     def _start(**_: object) -> None:
-        start_recovery_loop(settings, celery)  # type: ignore[arg-type]
+        start_recovery_loop(settings, celery)
 
 
 @cli.command()
@@ -97,6 +104,33 @@ def login(
     settings = _settings()
     prepare(settings)
     out.print(login_url(settings, user), soft_wrap=True)
+
+
+@cli.command("demo")
+def demo_command(
+    steps: Annotated[int, typer.Option(min=1, help="Pre-training steps of the demo model.")] = 1500,
+) -> None:
+    """Build the demo model locally and give the admin the demo dataset, evaluator and job."""
+    from rich.progress import Progress
+
+    from app.serve import prepare, seed_demo
+    from app.services.demo import DEMO_MODEL
+    from worker.training.demo_model import build_with_status
+
+    settings = _settings()
+    prepare(settings)
+    preset = seed_demo(settings)
+    with Progress(console=out) as progress:
+        bar = progress.add_task("pre-training the demo model", total=steps)
+        folder = build_with_status(
+            settings.models_path,
+            DEMO_MODEL,
+            steps=steps,
+            progress=lambda step, _total: progress.update(bar, completed=step),
+        )
+    out.print(f"demo model: {folder}")
+    out.print(f"demo job preset: {preset}")
+    out.print(f"launch it: rft jobs create --file {preset} --watch", soft_wrap=True)
 
 
 @keys_cli.command("create")

@@ -2,29 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import keys, system
+from app.api.routes import datasets, evaluators, jobs, keys, system
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
 from app.core.paths import STATIC_DIR
+from app.services.evaluator_preview import SharedPool
 from app.web import auth, pages
+from app.web import datasets as web_datasets
+from app.web import jobs as web_jobs
 from app.web import keys as web_keys
 from worker.celery_app import make_celery
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.evaluator_pool.close()  # the sandboxed preview workers, if any were started
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="RFT Studio", version="0.1.0", docs_url="/api/docs", redoc_url=None)
+    app = FastAPI(
+        title="RFT Studio",
+        version="0.1.0",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=_lifespan,
+    )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database)
     app.state.session_factory = make_session_factory(app.state.engine)
+    # Services that need more than the session (dataset storage) find the settings here.
+    app.state.session_factory.configure(info={"settings": settings})
     app.state.celery = make_celery(settings)
+    app.state.evaluator_pool = SharedPool(settings)  # started by the first evaluator preview
 
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (system.router, keys.router, auth.router, web_keys.router, pages.router):
+    routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
+    routers += [auth.router]
+    routers += [web_keys.router, web_datasets.router, web_jobs.router, pages.router]
+    for router in routers:
         app.include_router(router)
     return app

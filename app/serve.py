@@ -8,11 +8,13 @@ process is killed outright, the kernel sends the worker SIGTERM (PR_SET_PDEATHSI
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
 import sys
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -22,7 +24,7 @@ from app.core import checks
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory, transaction
 from app.core.migrate import upgrade
-from app.services import auth_sessions, users
+from app.services import auth_sessions, demo, users
 
 WORKER_STOP_SECONDS = 6.0
 console = Console()
@@ -47,6 +49,30 @@ def login_url(settings: Settings, user_name: str | None = None) -> str:
     finally:
         engine.dispose()
     return f"{settings.base_url}/login?token={token}"
+
+
+def seed_demo(settings: Settings) -> Path:
+    """The admin's demo resources (fast: no model work here) and the job preset file."""
+    engine = make_engine(settings.database)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            admin = users.ensure_admin(session, settings.admin_user)
+            resources = demo.seed(session, settings, admin)
+    finally:
+        engine.dispose()
+    preset = settings.data_path / "demo-job.json"
+    preset.write_text(json.dumps(demo.job_request(resources), indent=2))
+    return preset
+
+
+def request_demo_model(settings: Settings) -> None:
+    """Have a worker build the demo model in the background (progress on the dashboard)."""
+    if demo.model_status(settings)["state"] in ("ready", "building"):
+        return
+    from worker.celery_app import make_celery
+    from worker.dispatch import DEMO_TASK
+
+    make_celery(settings).send_task(DEMO_TASK)
 
 
 def _die_with_parent() -> None:
@@ -86,6 +112,9 @@ def serve(settings: Settings) -> None:
     sock = checks.bind_socket(settings.host, settings.port)
     prepare(settings)
     url = login_url(settings)
+    if settings.seed_demo:
+        seed_demo(settings)
+        request_demo_model(settings)
     worker = start_worker(settings) if settings.runs_embedded_worker else None
     mode = "embedded worker" if worker else "no embedded worker (run `rft worker`)"
     console.print(f"[bold]RFT Studio[/] on {settings.base_url} — {mode}")

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         default=2 * 1024**3, ge=1, description="Largest dataset upload accepted, in bytes."
     )
 
+    seed_demo: bool = Field(
+        default=True,
+        description="On start, give the admin the demo (dataset, evaluator, job preset) and have "
+        "a worker build the demo model if it is missing.",
+    )
     job_stale_seconds: float = Field(
         default=60.0,
         gt=0,
@@ -105,6 +110,12 @@ class Settings(BaseSettings):
     )
     evaluator_memory_bytes: int = Field(
         default=1 << 30, ge=64 << 20, description="Address-space limit of each evaluator process."
+    )
+    evaluator_preview_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Sandboxed evaluator processes of the web app's pool (IDE previews), "
+        "started on the first preview. Default: the CPU count.",
     )
 
     @field_validator("database_url")

@@ -12,6 +12,7 @@ import logging
 import os
 import posixpath
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -26,6 +27,7 @@ from app.core.config import Settings
 log = logging.getLogger("rft.storage")
 
 TEMP_MARK = ".partial-"
+STAGING_MAX_AGE = 24 * 3600
 
 
 class Storage:
@@ -46,7 +48,8 @@ class Storage:
         return posixpath.join(self.root, key)
 
     def open(self, key: str, mode: str = "rb") -> IO[bytes]:
-        return self.fs.open(self.path(key), mode)  # type: ignore[no-any-return]
+        handle: IO[bytes] = self.fs.open(self.path(key), mode)
+        return handle
 
     def exists(self, key: str) -> bool:
         return bool(self.fs.exists(self.path(key)))
@@ -92,8 +95,24 @@ class Storage:
                 self.fs.rm(path)
 
 
+def describe_bytes(size: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
 def staging_dir(settings: Settings) -> Path:
-    """Where uploads are received before they are complete and valid (never under storage)."""
+    """Where uploads are received until they are complete and valid (never under storage).
+
+    Every upload removes its own files, whatever happens; what a killed server left behind
+    (older than a day: no upload takes that long) is swept here.
+    """
     path = settings.data_path / "tmp" / "uploads"
     path.mkdir(parents=True, exist_ok=True)
+    stale = time.time() - STAGING_MAX_AGE
+    for leftover in path.iterdir():
+        with suppress(OSError):
+            if leftover.stat().st_mtime < stale:
+                leftover.unlink()
     return path

@@ -33,7 +33,7 @@ class Dataset(TimestampMixin, Base):
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     splits: Mapped[list[Dataset]] = relationship(
-        passive_deletes=True, order_by="Dataset.id", lazy="selectin"
+        cascade="all, delete-orphan", passive_deletes=True, order_by="Dataset.id", lazy="selectin"
     )
 
     @property

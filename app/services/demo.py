@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from app.services.jsonl import JsonlValidator
 from app.services.uploads import StagedUpload
 
 DEMO_MODEL = "rft-demo-tiny"
+STALE_SECONDS = 300  # a build reports progress every few seconds
 TRAIN_NAME = "demo: single-digit addition"
 VALIDATION_NAME = "demo: single-digit addition (validation)"
 EVALUATOR_NAME = "demo: exact sum"
@@ -68,9 +70,9 @@ def job_request(resources: DemoResources) -> dict[str, Any]:
             "lora_rank": 8,
             "batch_size": 640,
             "max_context_length": 256,
-            "max_steps": 800,
-            "eval_steps": 200,
-            "save_steps": 200,
+            "max_steps": 1500,
+            "eval_steps": 300,
+            "save_steps": 300,
         },
         "rollout": {"max_tokens": 16, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "n": 8},
     }
@@ -124,4 +126,6 @@ def model_status(settings: Settings) -> dict[str, Any]:
         status: dict[str, Any] = json.loads(status_file.read_text())
     except (OSError, ValueError):
         return {"state": "missing"}
+    if status.get("state") == "building" and time.time() - status.get("at", 0) > STALE_SECONDS:
+        return {"state": "missing"}  # the builder died: ask again
     return status

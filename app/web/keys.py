@@ -16,9 +16,7 @@ from app.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 
-def _keys_page(
-    request: Request, session: SessionDep, user: PageUser, **extra: Any
-) -> HTMLResponse:
+def _keys_page(request: Request, session: SessionDep, user: PageUser, **extra: Any) -> HTMLResponse:
     keys = api_keys.list_for(session, user, 0, 1000)
     block = "keys" if is_htmx(request) else None
     return render(request, "pages/keys.html", block=block, keys=keys, **extra)

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from app.api.deps import SessionDep, SettingsDep
 from app.core.errors import DomainError
-from app.services import system
+from app.services import demo, job_records, system
 from app.web.deps import PageUser
 from app.web.templating import render
 from worker.celery_app import QUEUES
@@ -16,9 +16,7 @@ from worker.celery_app import QUEUES
 router = APIRouter(include_in_schema=False)
 
 SECTIONS = {
-    "datasets": ("Datasets", "Upload JSONL files of prompts or chat messages."),
     "evaluations": ("Evaluations", "Write and debug evaluators (reward functions) on real rows."),
-    "fine-tuning": ("Fine-tuning", "Launch GRPO + LoRA jobs and watch them learn."),
     "deployments": ("Deployments", "Serve a checkpoint behind an OpenAI-compatible endpoint."),
 }
 
@@ -41,6 +39,9 @@ async def status(
         worker_error = None
     except DomainError as exc:
         workers, worker_error = [], exc.detail
+        busy = job_records.running_jobs(session)
+        if busy:  # a worker with concurrency 1 answers pings only between tasks
+            worker_error = f"busy: running job {', '.join(str(j) for j in busy)}"
     return render(
         request,
         "partials/status.html",
@@ -48,6 +49,7 @@ async def status(
         broker=broker,
         workers=workers,
         worker_error=worker_error,
+        demo=demo.model_status(settings) if settings.seed_demo else None,
     )
 
 

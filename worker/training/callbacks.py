@@ -43,6 +43,13 @@ class JobCallback(TrainerCallback):
         self.recorder.progress(state.global_step, state.max_steps)
         if self.recorder.evaluators is not None:
             self.revision = self.recorder.evaluators[0]
+        if self.validator is not None and state.global_step == 0:
+            self._validate(kwargs["model"], 0)  # the base model's score: where the curve starts
+
+    def _validate(self, model: Any, step: int) -> None:
+        values = self.validator.run(model) if self.validator is not None else {}
+        self.last_eval = values.get("eval/reward")
+        self.recorder.metric("eval", step, values)
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.hub.step = state.global_step + 1
@@ -61,9 +68,7 @@ class JobCallback(TrainerCallback):
         self.recorder.progress(step, state.max_steps)
         at_end = step >= state.max_steps
         if self.validator is not None and (step % self.every == 0 or at_end):
-            values = self.validator.run(kwargs["model"])
-            self.last_eval = values.get("eval/reward")
-            self.recorder.metric("eval", step, values)
+            self._validate(kwargs["model"], step)
         if at_end:
             control.should_save = True
         if self.recorder.cancel_requested and not self.cancelled:

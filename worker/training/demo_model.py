@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -145,7 +146,8 @@ def build_with_status(
 
     def report(step: int, total: int) -> None:
         if step == 1 or step % 25 == 0 or step == total:
-            status.write_text(json.dumps({"state": "building", "step": step, "total": total}))
+            report = {"state": "building", "step": step, "total": total, "at": time.time()}
+            status.write_text(json.dumps(report))
         if progress is not None:
             progress(step, total)
 

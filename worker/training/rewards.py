@@ -16,7 +16,8 @@ from app.evaluators import EvaluatorPool, Sample, SampleResult
 from worker.training.data import completion_text, prompt_text
 from worker.training.recorder import Recorder
 
-LOGS_PER_EVALUATOR_STEP = 20
+# Per evaluator and step: errors and invalid samples first, then print output.
+LOGS_PER_EVALUATOR_STEP = 8
 
 
 def combine(weights: list[float], scores: list[float | None]) -> float | None:
@@ -127,7 +128,10 @@ class RewardHub:
 
     def _record_logs(self, name: str, results: list[SampleResult]) -> None:
         assert self.recorder is not None
-        noisy = [r for r in results if r.stdout or r.error or not r.is_score_valid]
+        noisy = sorted(
+            (r for r in results if r.stdout or r.error or not r.is_score_valid),
+            key=lambda r: (r.error is None, r.is_score_valid),
+        )
         for result in noisy[:LOGS_PER_EVALUATOR_STEP]:
             level = (
                 "error" if result.error else ("warning" if not result.is_score_valid else "info")

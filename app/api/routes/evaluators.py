@@ -1,0 +1,135 @@
+"""Evaluators over HTTP: saved evaluators with their versions, templates, and the IDE preview.
+
+The preview runs unsaved code on the caller's dataset rows through the app's one sandboxed
+pool (``app.state.evaluator_pool``); the streamed form sends each row as it finishes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from app.api.deps import CurrentUser, SessionDep
+from app.evaluators import list_templates
+from app.schemas.common import Page
+from app.schemas.evaluator import (
+    EvaluatorCreate,
+    EvaluatorPublic,
+    EvaluatorUpdate,
+    EvaluatorVersionPublic,
+    PreviewRequest,
+    PreviewResponse,
+    TemplatePublic,
+)
+from app.services import evaluator_preview, evaluators
+from app.services.evaluator_preview import SharedPool
+
+router = APIRouter(prefix="/api/v1/evaluators", tags=["evaluators"])
+
+
+def get_pool(request: Request) -> SharedPool:
+    pool: SharedPool = request.app.state.evaluator_pool
+    return pool
+
+
+PoolDep = Annotated[SharedPool, Depends(get_pool)]
+
+
+@router.get("/templates", response_model=Page[TemplatePublic])
+def list_evaluator_templates(_user: CurrentUser) -> Page[TemplatePublic]:
+    """Built-in graders to start from, the default (math answer) first."""
+    data = [TemplatePublic.of(t) for t in list_templates()]
+    return Page(data=data, count=len(data))
+
+
+@router.post("/preview", response_model=PreviewResponse)
+async def preview(
+    body: PreviewRequest, session: SessionDep, user: CurrentUser, pool: PoolDep
+) -> PreviewResponse:
+    """Score rows of your dataset with unsaved code: per-row results and a summary."""
+    work = await run_in_threadpool(evaluator_preview.plan, session, user, body)
+    shared = await run_in_threadpool(pool.get)
+    return await run_in_threadpool(evaluator_preview.run, shared, work, f"user-{user.id}")
+
+
+@router.post("/preview/stream")
+async def preview_stream(
+    body: PreviewRequest, session: SessionDep, user: CurrentUser, pool: PoolDep
+) -> StreamingResponse:
+    """The preview as server-sent events: `result` per row as it finishes, `summary`, `end`."""
+    # The rows are read now: the stream itself needs no database session.
+    work = await run_in_threadpool(evaluator_preview.plan, session, user, body)
+    shared = await run_in_threadpool(pool.get)
+    events = evaluator_preview.stream(shared, work, f"user-{user.id}")
+    return StreamingResponse(
+        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("", response_model=Page[EvaluatorPublic])
+def list_evaluators(
+    session: SessionDep,
+    user: CurrentUser,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+) -> Page[EvaluatorPublic]:
+    rows = evaluators.list_for(session, user, offset, limit)
+    data = [EvaluatorPublic.of(r) for r in rows]
+    return Page(data=data, count=evaluators.count_for(session, user))
+
+
+@router.post("", response_model=EvaluatorPublic, status_code=status.HTTP_201_CREATED)
+def create_evaluator(
+    body: EvaluatorCreate, session: SessionDep, user: CurrentUser
+) -> EvaluatorPublic:
+    return EvaluatorPublic.of(evaluators.create(session, user, body.name, body.code, body.note))
+
+
+@router.get("/{evaluator_id}", response_model=EvaluatorPublic)
+def read_evaluator(evaluator_id: int, session: SessionDep, user: CurrentUser) -> EvaluatorPublic:
+    return EvaluatorPublic.of(evaluators.get(session, user, evaluator_id))
+
+
+@router.put("/{evaluator_id}", response_model=EvaluatorPublic)
+def update_evaluator(
+    evaluator_id: int, body: EvaluatorUpdate, session: SessionDep, user: CurrentUser
+) -> EvaluatorPublic:
+    """Rename; new code is saved as a new version (versions never change)."""
+    row = evaluators.update(
+        session, user, evaluator_id, name=body.name, code=body.code, note=body.note
+    )
+    return EvaluatorPublic.of(row)
+
+
+@router.delete("/{evaluator_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_evaluator(evaluator_id: int, session: SessionDep, user: CurrentUser) -> None:
+    """Jobs that use it keep running: they pinned its code when they were created."""
+    evaluators.delete(session, user, evaluator_id)
+
+
+@router.get("/{evaluator_id}/versions", response_model=Page[EvaluatorVersionPublic])
+def list_versions(
+    evaluator_id: int, session: SessionDep, user: CurrentUser
+) -> Page[EvaluatorVersionPublic]:
+    versions = evaluators.get(session, user, evaluator_id).versions
+    data = [EvaluatorVersionPublic.model_validate(v) for v in versions]
+    return Page(data=data, count=len(data))
+
+
+@router.get("/{evaluator_id}/versions/{version}", response_model=EvaluatorVersionPublic)
+def read_version(
+    evaluator_id: int, version: int, session: SessionDep, user: CurrentUser
+) -> EvaluatorVersionPublic:
+    row = evaluators.get_version(session, user, evaluator_id, version)
+    return EvaluatorVersionPublic.model_validate(row)
+
+
+@router.post("/{evaluator_id}/versions/{version}/restore", response_model=EvaluatorPublic)
+def restore_version(
+    evaluator_id: int, version: int, session: SessionDep, user: CurrentUser
+) -> EvaluatorPublic:
+    """A new version with the code of an old one (note "restored from vN")."""
+    return EvaluatorPublic.of(evaluators.restore(session, user, evaluator_id, version))

@@ -1,0 +1,30 @@
+"""Evaluator runtime: the contract, the sandboxed worker pool and the built-in graders.
+
+Everything here uses relative imports: inside the sandbox this package is mounted as
+`rft_evaluators`, without the rest of the app.
+"""
+
+from .contract import EvaluatorSpec, check_code, load_evaluator_spec
+from .models import EvaluateResult, Message, MetricResult, reward_function
+from .pool import EvaluatorPool
+from .templates import Template, get_template, list_templates
+from .values import EntryPointInfo, EvaluatorCodeError, Metric, Sample, SampleResult
+
+__all__ = [
+    "EntryPointInfo",
+    "EvaluateResult",
+    "EvaluatorCodeError",
+    "EvaluatorPool",
+    "EvaluatorSpec",
+    "Message",
+    "Metric",
+    "MetricResult",
+    "Sample",
+    "SampleResult",
+    "Template",
+    "check_code",
+    "get_template",
+    "list_templates",
+    "load_evaluator_spec",
+    "reward_function",
+]

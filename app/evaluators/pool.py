@@ -1,0 +1,224 @@
+"""EvaluatorPool: persistent sandboxed workers that score samples with an evaluator.
+
+    with EvaluatorPool(timeout_s=10.0) as pool:
+        results = pool.score(code_or_spec, samples)            # list[SampleResult], in order
+        for index, result in pool.score_iter(code, samples):   # as rows finish, any order
+            ...
+
+Thread-safe: workers are checked out chunk by chunk under a condition variable, so the web
+app's threadpool and a training callback can share one pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from .contract import EvaluatorSpec, load_evaluator_spec
+from .dispatch import Dispatch, Row
+from .protocol import Hello
+from .runtime import CACHE_SIZE
+from .sandbox import Launcher, Limits, WorkerProcess, next_uid
+from .values import Sample, SampleResult
+
+log = logging.getLogger(__name__)
+
+Evaluator = str | Mapping[str, Any] | EvaluatorSpec
+
+
+class Slot:
+    """A place for one worker process; the process is replaced when it dies or is killed."""
+
+    def __init__(self, launcher: Launcher, *, network: bool) -> None:
+        self.launcher = launcher
+        self.network = network
+        self.uid = next_uid()
+        self.process: WorkerProcess | None = None
+        self.hello: Hello | None = None
+        self.recycle = False  # the worker asked to be replaced after its current chunk
+        # Whose code this worker has run. Code can leave state behind in a process (patched
+        # modules, globals), so a worker never passes from one tenant to another.
+        self.tenant: str | None = None
+        # Mirror of the worker's evaluator LRU, so each evaluator's code is sent only once.
+        self._loaded: OrderedDict[str, None] = OrderedDict()
+
+    def ensure_started(self) -> WorkerProcess:
+        if self.process is None:
+            self.process = WorkerProcess(self.launcher, self.uid, network=self.network)
+            self.hello = None
+            self._loaded.clear()
+        return self.process
+
+    def remember(self, key: str) -> bool:
+        """Record that the worker will hold `key`; True when it must be sent the code."""
+        if key in self._loaded:
+            self._loaded.move_to_end(key)
+            return False
+        self._loaded[key] = None
+        if len(self._loaded) > CACHE_SIZE:
+            self._loaded.popitem(last=False)
+        return True
+
+    def exit_reason(self) -> str:
+        return self.process.exit_reason() if self.process else "is not running"
+
+    def discard(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+        self.process = None
+        self.hello = None
+        self.recycle = False
+        self._loaded.clear()
+
+
+def _as_row(sample: Sample | Mapping[str, Any]) -> Row:
+    if isinstance(sample, Sample):
+        return sample.row, sample.completion
+    if isinstance(sample, Mapping):
+        return dict(sample), None
+    raise TypeError(f"expected Sample or a row dict, got {type(sample).__name__}")
+
+
+class EvaluatorPool:
+    """A pool of sandboxed evaluator workers. `isolation` says how well they are contained."""
+
+    def __init__(
+        self,
+        size: int | None = None,
+        timeout_s: float = 10.0,
+        memory_bytes: int = 1 << 30,
+        *,
+        allow_network: bool = False,
+        llm_endpoint: Mapping[str, str] | None = None,
+        use_bwrap: bool | None = None,
+        nproc: int = 64,
+    ) -> None:
+        """size: workers (default os.cpu_count()); timeout_s: wall-clock limit per row (per
+        call for batch evaluators); allow_network: run evaluators that declare
+        NEEDS_NETWORK = True (and score_model graders) in workers that keep the network;
+        llm_endpoint: {"base_url", "api_key", "model"} for score_model graders;
+        use_bwrap: None = when it works, True = require it, False = never."""
+        self.size = max(1, size or os.cpu_count() or 1)
+        self.timeout_s = float(timeout_s)
+        self.allow_network = allow_network
+        self.llm_endpoint = dict(llm_endpoint) if llm_endpoint else None
+        self._launcher = Launcher(Limits(memory_bytes=memory_bytes, nproc=nproc), use_bwrap)
+        self.isolation: str = self._launcher.isolation
+        if self.isolation != "bubblewrap":
+            log.warning(
+                "EVALUATOR ISOLATION REDUCED: bubblewrap is not available, evaluators run with "
+                "rlimits, a seccomp filter and their own uid only; they can read the host file "
+                "system. Install bubblewrap (apt-get install bubblewrap)."
+            )
+        self._cond = threading.Condition()
+        self._slots = {False: [Slot(self._launcher, network=False) for _ in range(self.size)]}
+        if allow_network:
+            self._slots[True] = [Slot(self._launcher, network=True) for _ in range(self.size)]
+        self._idle = {network: list(slots) for network, slots in self._slots.items()}
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> EvaluatorPool:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the (non-network) workers now instead of on first use."""
+        with self._cond:
+            for slot in self._idle[False]:
+                slot.ensure_started()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            for slots in self._slots.values():
+                for slot in slots:
+                    slot.discard()
+            self._cond.notify_all()
+
+    def checkout(self, network: bool, *, wait: bool, tenant: str | None = None) -> Slot | None:
+        """An idle slot (preferably one already serving `tenant`), or None when none is idle
+        and `wait` is False. The caller restarts a slot that served another tenant."""
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the evaluator pool is closed")
+                idle = self._idle[network]
+                if idle:
+                    same = [i for i, slot in enumerate(idle) if slot.tenant == tenant]
+                    return idle.pop(same[-1] if same else -1)
+                if not wait:
+                    return None
+                self._cond.wait()
+
+    def release(self, slot: Slot) -> None:
+        with self._cond:
+            if self._closed:
+                slot.discard()
+            self._idle[slot.network].append(slot)
+            self._cond.notify()
+
+    def score(
+        self,
+        evaluator: Evaluator,
+        samples: Iterable[Sample | Mapping[str, Any]],
+        *,
+        tenant: str | None = None,
+    ) -> list[SampleResult]:
+        """Score every sample; results in sample order.
+
+        tenant: who owns the evaluator (e.g. a user id). Workers are reused only within one
+        tenant, so one user's code cannot tamper with the process that scores another's."""
+        rows = [_as_row(sample) for sample in samples]
+        results: list[SampleResult | None] = [None] * len(rows)
+        for index, result in self._iter(evaluator, rows, tenant):
+            results[index] = result
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:  # never expected: every row ends scored, failed or timed out
+            raise RuntimeError(f"no result for rows {missing[:10]}")
+        return [r for r in results if r is not None]
+
+    def score_iter(
+        self,
+        evaluator: Evaluator,
+        samples: Iterable[Sample | Mapping[str, Any]],
+        *,
+        tenant: str | None = None,
+    ) -> Iterator[tuple[int, SampleResult]]:
+        """Yield (index, result) as rows finish, in any order (for streaming to the IDE)."""
+        rows = [_as_row(sample) for sample in samples]
+        return self._iter(evaluator, rows, tenant)
+
+    def _iter(
+        self, evaluator: Evaluator, rows: list[Row], tenant: str | None
+    ) -> Iterator[tuple[int, SampleResult]]:
+        spec = load_evaluator_spec(evaluator)  # EvaluatorCodeError before any work starts
+        if spec.needs_network and not self.allow_network:
+            reason = (
+                "this evaluator needs network access (it declares NEEDS_NETWORK or uses a "
+                "score_model grader), but the pool runs with allow_network=False"
+            )
+            return iter([(i, SampleResult.invalid(reason)) for i in range(len(rows))])
+        if not rows:
+            return iter([])
+        return Dispatch(self, spec, rows, tenant).run()
+
+    def worker_info(self) -> list[dict[str, Any]]:
+        """What each started worker reported about its sandbox (uid, seccomp, problems)."""
+        with self._cond:
+            return [
+                {"uid": s.hello.uid, "seccomp": s.hello.seccomp, "problems": s.hello.problems}
+                for slots in self._slots.values()
+                for s in slots
+                if s.hello is not None
+            ]

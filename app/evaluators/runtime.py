@@ -1,0 +1,323 @@
+"""Load an evaluator and score rows with it — the part of the worker that touches user code.
+
+No sandboxing here: runner.py sets that up before anything in this module runs. Kept apart so
+the same code scores rows in the sandbox and in-process (benchmarks, the serial baseline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import sys
+import time
+import types
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import msgspec
+
+from . import graders, models
+from .capture import USER_FILENAME, OutputCapture, format_user_error, register_source
+from .loader import exec_module, forget_module
+from .rows import RowError, Turn, batch_arguments, split_row
+from .validate import judge, judge_batch
+from .values import EntryPointInfo, SampleResult
+
+ASYNC_GROUP = 64  # async rows awaited together; the watchdog then covers the group
+CACHE_SIZE = 8  # evaluators kept compiled per worker (the pool mirrors this LRU)
+Emit = Callable[[int, SampleResult], None]
+
+
+class Progress(Protocol):
+    """Where the worker tells the parent's watchdog what it is doing."""
+
+    def load(self) -> None: ...
+    def row(self, pos: int) -> None: ...
+    def group(self, pos: int, count: int) -> None: ...
+    def idle(self) -> None: ...
+
+
+class NullProgress:
+    def load(self) -> None: ...
+    def row(self, pos: int) -> None: ...
+    def group(self, pos: int, count: int) -> None: ...
+    def idle(self) -> None: ...
+
+
+def install_reward_kit() -> None:
+    """Make `from reward_kit import reward_function, EvaluateResult, MetricResult` work."""
+    package = types.ModuleType("reward_kit")
+    for name in ("EvaluateResult", "MetricResult", "Message", "reward_function"):
+        setattr(package, name, getattr(models, name))
+    package.__path__ = []  # a package, so `reward_kit.models` can be imported too
+    submodule = types.ModuleType("reward_kit.models")
+    for name in ("EvaluateResult", "MetricResult", "Message"):
+        setattr(submodule, name, getattr(models, name))
+    package.models = submodule  # type: ignore[attr-defined]
+    typed = types.ModuleType("reward_kit.typed_interface")
+    typed.reward_function = models.reward_function  # type: ignore[attr-defined]
+    sys.modules.update(
+        {"reward_kit": package, "reward_kit.models": submodule, "reward_kit.typed_interface": typed}
+    )
+
+
+@dataclass
+class Loaded:
+    entry: EntryPointInfo
+    fn: Callable[..., Any]
+    is_async: bool
+    accepts: frozenset[str] | None  # keyword names it takes; None = it has **kwargs
+    positional: tuple[str, ...]
+    source: str | None
+    module: types.ModuleType | None
+
+
+@dataclass
+class LoadFailure:
+    result: SampleResult
+
+
+def _failure(exc: BaseException, prefix: str = "") -> SampleResult:
+    try:
+        error, line = format_user_error(exc)
+    except MemoryError:  # nothing left to format with: say what we can
+        return SampleResult(reason=f"{prefix}{type(exc).__name__}", error=type(exc).__name__)
+    summary = error.strip().splitlines()[-1] if error.strip() else type(exc).__name__
+    return SampleResult(
+        reason=f"{prefix}{summary}", is_score_valid=False, error=error, error_line=line
+    )
+
+
+def _signature(fn: Callable[..., Any]) -> tuple[frozenset[str] | None, tuple[str, ...]]:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: pass everything
+        return None, ()
+    kinds = inspect.Parameter
+    positional = tuple(
+        p.name for p in params if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
+    )
+    if any(p.kind == kinds.VAR_KEYWORD for p in params):
+        return None, positional
+    names = frozenset(
+        p.name for p in params if p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY)
+    )
+    return names, positional
+
+
+def load(key: str, payload: Mapping[str, Any], llm: Mapping[str, Any] | None) -> Loaded:
+    """Compile the evaluator once; raises whatever user code raises at import time."""
+    entry: EntryPointInfo = payload["entry"]
+    if entry.kind == "grader_spec":
+        grade = graders.build(payload["grader"], key, llm)
+        return Loaded(entry, grade, False, None, (), None, None)
+    source: str = payload["code"]
+    module = exec_module(source, key)
+    fn = getattr(module, entry.name, None)
+    if not callable(fn):
+        forget_module(module)
+        raise TypeError(f"{entry.name} is not a function after the module ran")
+    accepts, positional = _signature(fn)
+    return Loaded(entry, fn, _is_async(fn), accepts, positional, source, module)
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(inspect.unwrap(fn)) or inspect.iscoroutinefunction(fn)
+
+
+def _keywords(ev: Loaded, values: Mapping[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    if ev.accepts is None:
+        return {k: v for k, v in values.items() if k not in skip}
+    return {k: v for k, v in values.items() if k in ev.accepts and k not in skip}
+
+
+def _ground_truth(item: Mapping[str, Any]) -> Any:
+    if "ground_truth" in item:
+        return item["ground_truth"]
+    reward_model = item.get("reward_model")  # verl's parquet layout
+    return reward_model.get("ground_truth") if isinstance(reward_model, Mapping) else None
+
+
+def invoke(ev: Loaded, turn: Turn) -> Any:
+    """Call a per-sample entry point the way its convention prescribes."""
+    kind = ev.entry.kind
+    if kind == "evaluate":
+        return ev.fn(turn.chat(), **_keywords(ev, turn.extra, ev.positional[:1]))
+    if kind == "reward_fn":
+        return ev.fn(turn.prompt_text(), turn.completion, turn.item())
+    if kind in ("grade", "grader_spec"):
+        return ev.fn(turn.grader_sample(), turn.item())
+    item = turn.item()
+    args = {
+        "data_source": item.get("data_source", "rft"),
+        "solution_str": turn.completion,
+        "ground_truth": _ground_truth(item),
+        "extra_info": {k: v for k, v in item.items() if k not in ("data_source", "ground_truth")},
+    }
+    if ev.accepts is None or {"data_source", "solution_str", "ground_truth"} <= ev.accepts:
+        return ev.fn(**_keywords(ev, args))
+    return ev.fn(*list(args.values())[: max(3, min(4, len(ev.positional)))])
+
+
+class Runtime:
+    """Scores chunks of rows with cached evaluators, reporting progress as it goes."""
+
+    def __init__(self, progress: Progress | None = None, capture: OutputCapture | None = None):
+        self.progress: Progress = progress or NullProgress()
+        self.capture = capture or OutputCapture()
+        self.cache: OrderedDict[str, Loaded | LoadFailure] = OrderedDict()
+        self.loop = asyncio.new_event_loop()
+        self.pid = os.getpid()
+
+    def _get(self, key: str, payload: Mapping[str, Any] | None, llm: Any) -> Loaded | LoadFailure:
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.cache.move_to_end(key)
+            return cached
+        if payload is None:
+            return LoadFailure(SampleResult.invalid("internal: evaluator not sent to this worker"))
+        self.progress.load()
+        token = self.capture.begin()
+        try:
+            found: Loaded | LoadFailure = load(key, payload, llm)
+        except BaseException as exc:
+            found = LoadFailure(_failure(exc, "evaluator failed to load: "))
+        finally:
+            self._leave_if_forked()
+            import_output = self.capture.end(token)
+        if isinstance(found, LoadFailure):
+            found.result.stdout = import_output
+        self.cache[key] = found
+        if len(self.cache) > CACHE_SIZE:
+            _, evicted = self.cache.popitem(last=False)
+            if isinstance(evicted, Loaded) and evicted.module is not None:
+                forget_module(evicted.module)
+        return found
+
+    def run(
+        self,
+        key: str,
+        payload: Mapping[str, Any] | None,
+        rows: list[Any],
+        timeout_s: float,
+        emit: Emit,
+        llm: Mapping[str, Any] | None = None,
+        *,
+        async_group: int = ASYNC_GROUP,
+    ) -> None:
+        """Score `rows` ([row, completion] pairs); emit(pos, result) for each one."""
+        ev = self._get(key, payload, llm)
+        try:
+            if isinstance(ev, LoadFailure):
+                for pos in range(len(rows)):
+                    emit(pos, msgspec.structs.replace(ev.result))
+                return
+            if ev.source is not None:  # tracebacks show this evaluator's lines
+                register_source(USER_FILENAME, ev.source)
+            if ev.entry.kind == "batch":
+                self._run_batch(ev, rows, timeout_s, emit)
+            elif ev.is_async:
+                for start in range(0, len(rows), async_group):
+                    self._run_group(ev, rows[start : start + async_group], start, timeout_s, emit)
+            else:
+                self._run_each(ev, rows, timeout_s, emit)
+        finally:
+            self.progress.idle()
+
+    def _leave_if_forked(self) -> None:
+        # A child forked by user code must never go on to speak the parent's protocol.
+        if os.getpid() != self.pid:
+            os._exit(0)
+
+    def _settle(self, value: Any, timeout_s: float) -> Any:
+        if inspect.isawaitable(value):  # a sync wrapper that hands back a coroutine
+            return self.loop.run_until_complete(asyncio.wait_for(value, timeout_s))
+        return value
+
+    def _run_each(self, ev: Loaded, rows: list[Any], timeout_s: float, emit: Emit) -> None:
+        capture, perf = self.capture, time.perf_counter
+        for pos, (row, completion) in enumerate(rows):
+            self.progress.row(pos)
+            token = capture.begin()
+            started = perf()
+            try:
+                result = judge(self._settle(invoke(ev, split_row(row, completion)), timeout_s))
+            except RowError as exc:
+                result = SampleResult.invalid(str(exc))
+            except BaseException as exc:
+                result = _failure(exc, "raised ")
+            finally:
+                self._leave_if_forked()
+            result.duration_ms = (perf() - started) * 1000.0
+            result.stdout = capture.end(token)
+            emit(pos, result)
+
+    async def _one_async(self, ev: Loaded, row: Any, completion: Any, timeout_s: float) -> Any:
+        token = self.capture.begin()  # each gathered task has its own context, so its own output
+        started = time.perf_counter()
+        try:
+            value = invoke(ev, split_row(row, completion))
+            if inspect.isawaitable(value):
+                value = await asyncio.wait_for(value, timeout_s)
+            result = judge(value)
+        except RowError as exc:
+            result = SampleResult.invalid(str(exc))
+        except TimeoutError:
+            result = SampleResult.invalid(f"timed out after {timeout_s:g} s")
+        except BaseException as exc:
+            result = _failure(exc, "raised ")
+        finally:
+            self._leave_if_forked()
+        result.duration_ms = (time.perf_counter() - started) * 1000.0
+        result.stdout = self.capture.end(token)
+        return result
+
+    def _run_group(
+        self, ev: Loaded, group: list[Any], start: int, timeout_s: float, emit: Emit
+    ) -> None:
+        self.progress.group(start, len(group))
+        coroutines = [self._one_async(ev, row, completion, timeout_s) for row, completion in group]
+
+        async def gather() -> list[Any]:
+            return await asyncio.gather(*coroutines)
+
+        for offset, result in enumerate(self.loop.run_until_complete(gather())):
+            emit(start + offset, result)
+
+    def _run_batch(self, ev: Loaded, rows: list[Any], timeout_s: float, emit: Emit) -> None:
+        self.progress.group(0, len(rows))
+        turns: list[Turn] = []
+        positions: list[int] = []
+        for pos, (row, completion) in enumerate(rows):
+            try:
+                turns.append(split_row(row, completion))
+                positions.append(pos)
+            except RowError as exc:
+                emit(pos, SampleResult.invalid(str(exc)))
+        if not turns:
+            return
+        prompts, completions, columns = batch_arguments(turns)
+        token = self.capture.begin()
+        started = time.perf_counter()
+        try:
+            arguments = {"prompts": prompts, "completions": completions}
+            keywords = _keywords(ev, {**columns, **arguments})
+            results = judge_batch(self._settle(ev.fn(**keywords), timeout_s), len(turns))
+        except BaseException as exc:
+            failure = _failure(exc, "raised ")
+            results = [
+                SampleResult(
+                    reason=failure.reason, error=failure.error, error_line=failure.error_line
+                )
+                for _ in turns
+            ]
+        finally:
+            self._leave_if_forked()
+        share = (time.perf_counter() - started) * 1000.0 / len(turns)
+        results[0].stdout = self.capture.end(token)  # the call's output, shown once
+        for pos, result in zip(positions, results, strict=True):
+            result.duration_ms = share
+            emit(pos, result)

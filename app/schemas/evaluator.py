@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.evaluators import EvaluatorCodeError, Template, check_code
+from app.models import Evaluator, EvaluatorVersion
+from app.schemas.common import InputModel, OutputModel
+
+PREVIEW_MAX_ROWS = 1000
+
+Code = str | dict[str, Any]
+CODE_DESCRIPTION = (
+    "Python source with one entry point (evaluate, reward_fn, reward, grade, compute_score), "
+    "or an OpenAI grader spec (a JSON object, or its JSON text)."
+)
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+NAME_DESCRIPTION = "Unique among your evaluators."
+
+
+def _note() -> Any:
+    return Field(default="", max_length=500, description="What this version changes.")
+
+
+class EvaluatorCreate(InputModel):
+    name: Name = Field(description=NAME_DESCRIPTION)
+    code: Code = Field(description=CODE_DESCRIPTION)
+    note: str = _note()
+
+
+class EvaluatorUpdate(InputModel):
+    name: Name | None = Field(default=None, description=NAME_DESCRIPTION)
+    code: Code | None = Field(
+        default=None, description="New code: saved as a new version when it differs."
+    )
+    note: str = _note()
+
+
+class EvaluatorVersionPublic(OutputModel):
+    version: int
+    code: str
+    note: str
+    created_at: datetime
+
+
+class EvaluatorPublic(BaseModel):
+    id: int
+    name: str
+    latest_version: int
+    code: str = Field(description="The latest version's code.")
+    note: str = Field(description="The latest version's note.")
+    kind: str | None = Field(
+        description="Entry point convention found in the code (evaluate, reward_fn, batch, "
+        "grade, compute_score, grader_spec); null when the code no longer passes the check."
+    )
+    entry_point: str | None = Field(description="Name of the entry point function or grader.")
+    needs_network: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Evaluator) -> EvaluatorPublic:
+        latest: EvaluatorVersion = row.latest
+        try:
+            entry = check_code(latest.code)
+            kind, name, network = entry.kind, entry.name, entry.needs_network
+        except EvaluatorCodeError:
+            kind, name, network = None, None, False
+        return cls(
+            id=row.id,
+            name=row.name,
+            latest_version=row.latest_version,
+            code=latest.code,
+            note=latest.note,
+            kind=kind,
+            entry_point=name,
+            needs_network=network,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class TemplatePublic(BaseModel):
+    slug: str
+    name: str
+    description: str
+    code: str
+    kind: str
+    needs_network: bool
+
+    @classmethod
+    def of(cls, template: Template) -> TemplatePublic:
+        return cls.model_validate(template.to_dict())
+
+
+class PreviewRequest(InputModel):
+    code: Code = Field(description=CODE_DESCRIPTION)
+    dataset_id: int = Field(description="One of your datasets; its rows are scored.")
+    rows: list[int] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=PREVIEW_MAX_ROWS,
+        description="Row indices (from 0) to score, in this order. Default: the first `limit`.",
+    )
+    limit: int = Field(
+        default=20,
+        ge=1,
+        le=PREVIEW_MAX_ROWS,
+        description="How many rows from the start, when `rows` is not given.",
+    )
+
+
+class MetricPublic(BaseModel):
+    score: float | None
+    reason: str | None
+
+
+class PreviewResult(BaseModel):
+    row_index: int = Field(description="Position of the row in the dataset, from 0.")
+    score: float | None
+    reason: str | None
+    is_score_valid: bool = Field(description="False: training would skip this sample.")
+    metrics: dict[str, MetricPublic]
+    stdout: str = Field(description="What the evaluator printed for this row (64 KiB at most).")
+    error: str | None = Field(description="Traceback of an exception, with the user's lines.")
+    error_line: int | None = Field(description="Line of the evaluator code that raised.")
+    duration_ms: float
+
+
+class HistogramBin(BaseModel):
+    start: float
+    end: float
+    count: int
+
+
+class PreviewSummary(BaseModel):
+    count: int
+    mean_score: float | None = Field(description="Mean of the valid scores; null when none.")
+    valid: int
+    invalid: int
+    histogram: list[HistogramBin] = Field(description="Valid scores in 10 bins over 0-1.")
+    duration_ms: float = Field(description="Wall-clock time of the whole preview.")
+
+
+class PreviewResponse(BaseModel):
+    results: list[PreviewResult]
+    summary: PreviewSummary
+    isolation: str = Field(
+        description='"bubblewrap", or "rlimits-only" where bubblewrap is missing (reduced).'
+    )

@@ -1,0 +1,174 @@
+"""The IDE preview: run unsaved evaluator code on real dataset rows and summarise the scores.
+
+The web app keeps ONE sandboxed EvaluatorPool (``SharedPool``), started on the first preview
+and closed when the app shuts down. Work happens in three steps so that a streamed preview
+never holds the request's database session: ``plan`` (check the code, read the rows: needs
+the session), then ``run`` or ``stream`` (score: needs only the pool).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.core.config import Settings
+from app.core.errors import NotFound
+from app.evaluators import EvaluatorPool, Sample, SampleResult
+from app.models import User
+from app.schemas.evaluator import (
+    HistogramBin,
+    MetricPublic,
+    PreviewRequest,
+    PreviewResponse,
+    PreviewResult,
+    PreviewSummary,
+)
+from app.services import datasets, evaluators
+
+log = logging.getLogger("rft.evaluators")
+BINS = 10
+
+
+class SharedPool:
+    """The web app's evaluator pool: created on first use, sized from the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: EvaluatorPool | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> EvaluatorPool:
+        with self._lock:
+            if self._pool is None or self._pool.closed:
+                self._pool = EvaluatorPool(
+                    size=self._settings.evaluator_preview_workers,
+                    timeout_s=self._settings.evaluator_timeout_seconds,
+                    memory_bytes=self._settings.evaluator_memory_bytes,
+                )
+            return self._pool
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None and not self._pool.closed
+
+    def close(self) -> None:
+        """Stop the sandboxed worker processes (app shutdown)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+            self._pool = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to score: checked code and the rows read from the dataset, with their indices."""
+
+    code: str | dict[str, Any]
+    indices: list[int]
+    samples: list[Sample]
+
+
+def plan(session: Session, owner: User, request: PreviewRequest) -> Plan:
+    """Check the code (422 naming its line), then read the rows (404 / 422 naming the field)."""
+    evaluators.check(request.code)
+    try:
+        dataset = datasets.get(session, owner, request.dataset_id)
+    except NotFound as exc:
+        message = f"dataset {request.dataset_id} not found"
+        raise NotFound(exc.detail, [{"field": "dataset_id", "message": message}]) from None
+    if request.rows is not None:
+        indices = list(request.rows)
+        rows = datasets.read_rows_at(session, owner, dataset.id, indices)
+    else:
+        rows = datasets.read_rows(session, owner, dataset.id, 0, request.limit)
+        indices = list(range(len(rows)))
+    return Plan(request.code, indices, [Sample(row) for row in rows])
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def result_of(row_index: int, result: SampleResult) -> PreviewResult:
+    metrics = {
+        name: MetricPublic(score=_finite(m.score), reason=m.reason)
+        for name, m in result.metrics.items()
+    }
+    return PreviewResult(
+        row_index=row_index,
+        score=_finite(result.score),
+        reason=result.reason,
+        is_score_valid=result.is_score_valid,
+        metrics=metrics,
+        stdout=result.stdout,
+        error=result.error,
+        error_line=result.error_line,
+        duration_ms=_finite(result.duration_ms) or 0.0,
+    )
+
+
+def summarize(results: Sequence[PreviewResult], duration_ms: float) -> PreviewSummary:
+    scores = [r.score for r in results if r.is_score_valid and r.score is not None]
+    counts = [0] * BINS
+    for score in scores:
+        counts[min(max(int(score * BINS), 0), BINS - 1)] += 1
+    histogram = [
+        HistogramBin(start=i / BINS, end=(i + 1) / BINS, count=n) for i, n in enumerate(counts)
+    ]
+    return PreviewSummary(
+        count=len(results),
+        mean_score=sum(scores) / len(scores) if scores else None,
+        valid=len(scores),
+        invalid=len(results) - len(scores),
+        histogram=histogram,
+        duration_ms=duration_ms,
+    )
+
+
+def run(pool: EvaluatorPool, work: Plan, tenant: str) -> PreviewResponse:
+    """Score every row (blocking: call it from a worker thread)."""
+    started = time.monotonic()
+    scored = pool.score(work.code, work.samples, tenant=tenant)
+    results = [result_of(i, r) for i, r in zip(work.indices, scored, strict=True)]
+    summary = summarize(results, (time.monotonic() - started) * 1000)
+    return PreviewResponse(results=results, summary=summary, isolation=pool.isolation)
+
+
+def _event(kind: str, data: str) -> str:
+    return f"event: {kind}\ndata: {data}\n\n"
+
+
+async def stream(pool: EvaluatorPool, work: Plan, tenant: str) -> AsyncIterator[str]:
+    """Server-sent events: ``result`` per row as it finishes, then ``summary``, then ``end``."""
+    started = time.monotonic()
+    rows: Iterator[tuple[int, SampleResult]] = await run_in_threadpool(
+        pool.score_iter, work.code, work.samples, tenant=tenant
+    )
+    results: list[PreviewResult] = []
+    try:
+        while (item := await run_in_threadpool(next, rows, None)) is not None:
+            result = result_of(work.indices[item[0]], item[1])
+            results.append(result)
+            yield _event("result", result.model_dump_json())
+    except Exception as exc:  # the pool closed under us (shutdown): say so, then end
+        log.exception("evaluator preview stream failed")
+        yield _event("error", json.dumps({"detail": f"Preview stopped: {exc}", "errors": []}))
+    finally:
+        # A client that goes away stops the run: its workers are replaced, not left busy.
+        close = getattr(rows, "close", None)
+        if close is not None:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(close)
+    summary = summarize(results, (time.monotonic() - started) * 1000)
+    yield _event("summary", summary.model_dump_json())
+    yield _event("end", json.dumps({"count": len(results), "isolation": pool.isolation}))

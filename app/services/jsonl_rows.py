@@ -1,0 +1,173 @@
+"""The rules one dataset row must follow, in either of the two formats.
+
+- messages (OpenAI chat): ``{"messages": [{"role", "content", ...}, ...], ...extra}``. Roles are
+  system, user, assistant and tool; content is a string or a list of text parts, and may be
+  missing or null only on an assistant message that makes tool calls. A trailing assistant
+  message is the row's reference answer (the IDE preview scores it, SFT warm-up learns it,
+  training strips it from the prompt), so at least one message must come before it.
+- prompt (Predibase): ``{"prompt": "...", ...extra}`` with a non-empty string.
+
+Every other field is kept as it is. The checks run once per row on a hot path: plain type
+tests, an exception only for a bad row. (Most rows never get here: see ``jsonl_shapes``.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MESSAGES = "messages"
+PROMPT = "prompt"
+FORMATS = (MESSAGES, PROMPT)
+ROLES = frozenset(("system", "user", "assistant", "tool"))
+
+CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4  # role markers and separators of a chat template
+ANSWER_FLAG = 1 << 32  # marks a row with a reference answer in the index (tokens below it)
+
+JSON_TYPES: dict[type, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+    list: "array",
+    dict: "object",
+}
+
+_MISSING: Any = object()
+
+
+class RowError(ValueError):
+    """What is wrong with one row, worded for the person who wrote the file."""
+
+
+def json_type(value: object) -> str:
+    return JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def row_format(row: object) -> str:
+    """``"messages"`` or ``"prompt"``: which format the row is written in."""
+    if type(row) is not dict:
+        raise RowError(f"row must be a JSON object, got {json_type(row)}")
+    if MESSAGES in row:
+        if PROMPT in row:
+            raise RowError("row has both messages and prompt: keep one of them")
+        return MESSAGES
+    if PROMPT in row:
+        return PROMPT
+    names = ", ".join(list(row)[:5]) or "none"
+    raise RowError(f"row has neither messages nor prompt (its fields: {names})")
+
+
+def tokens_of(chars: int, messages: int = 0) -> int:
+    """The token estimate: ~4 characters a token, plus a few for each message's markers."""
+    return -(-chars // CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * messages
+
+
+def with_answer(messages: int, chars: int, answer_chars: int) -> int:
+    """Prompt tokens of a conversation that ends in a reference answer, with ANSWER_FLAG."""
+    if messages == 1:
+        raise RowError(
+            "messages holds only an assistant answer: put the prompt (a system or user "
+            "message) before it"
+        )
+    return tokens_of(chars - answer_chars, messages - 1) | ANSWER_FLAG
+
+
+def check_prompt(prompt: object) -> int:
+    """Estimated tokens of a valid prompt; raises RowError otherwise."""
+    if type(prompt) is not str:
+        hint = " (chat rows go in messages)" if type(prompt) is list else ""
+        raise RowError(f"prompt must be a string, got {json_type(prompt)}{hint}")
+    if not prompt.strip():
+        raise RowError("prompt is empty")
+    return tokens_of(len(prompt))
+
+
+def check_messages(messages: object) -> int:
+    """Estimated prompt tokens, plus ANSWER_FLAG when the last message is a reference answer."""
+    if type(messages) is not list:
+        raise RowError(f"messages must be an array of messages, got {json_type(messages)}")
+    if not messages:
+        raise RowError("messages is empty: a row needs at least one message")
+    chars = last = 0
+    for i, message in enumerate(messages):
+        if type(message) is not dict:
+            raise RowError(f"messages[{i}] must be an object, got {json_type(message)}")
+        role = message.get("role", _MISSING)
+        if type(role) is not str or role not in ROLES:
+            raise RowError(_role_problem(i, role))
+        content = message.get("content", _MISSING)
+        last = len(content) if type(content) is str else _content_chars(i, role, message, content)
+        calls = message.get("tool_calls")
+        if calls is not None and calls != []:  # null and [] are what exporters write for none
+            last += _tool_call_chars(i, role, calls)
+        chars += last
+    if messages[-1]["role"] == "assistant":
+        return with_answer(len(messages), chars, last)
+    return tokens_of(chars, len(messages))
+
+
+def _role_problem(i: int, role: object) -> str:
+    if role is _MISSING:
+        return f"messages[{i}].role is missing"
+    shown = repr(role) if type(role) is str else json_type(role)
+    return f"messages[{i}].role: unknown role {shown} (use system, user, assistant or tool)"
+
+
+def _content_chars(i: int, role: str, message: dict[str, Any], content: object) -> int:
+    if type(content) is list:
+        return _parts_chars(i, content)
+    if content is _MISSING or content is None:
+        if role == "assistant" and message.get("tool_calls"):
+            return 0
+        state = "missing" if content is _MISSING else "null"
+        raise RowError(
+            f"messages[{i}].content is {state} (only an assistant message with tool_calls "
+            "may leave it out)"
+        )
+    raise RowError(
+        f"messages[{i}].content must be a string or a list of text parts, got {json_type(content)}"
+    )
+
+
+def _parts_chars(i: int, parts: list[Any]) -> int:
+    chars = 0
+    for j, part in enumerate(parts):
+        where = f"messages[{i}].content[{j}]"
+        if type(part) is not dict:
+            raise RowError(f"{where} must be an object, got {json_type(part)}")
+        kind = part.get("type")
+        if kind != "text":
+            raise RowError(f"{where}: only text parts are supported, got type {kind!r}")
+        text = part.get("text")
+        if type(text) is not str:
+            raise RowError(f"{where}.text must be a string, got {json_type(text)}")
+        chars += len(text)
+    return chars
+
+
+def _tool_call_chars(i: int, role: str, calls: object) -> int:
+    where = f"messages[{i}].tool_calls"
+    if role != "assistant":
+        raise RowError(f"{where} is only allowed on assistant messages, not {role}")
+    if type(calls) is not list:
+        raise RowError(f"{where} must be an array of tool calls, got {json_type(calls)}")
+    chars = 0
+    for j, call in enumerate(calls):
+        function = call.get("function") if type(call) is dict else None
+        if type(function) is not dict:
+            raise RowError(f"{where}[{j}] must be an object with a function")
+        name = function.get("name")
+        if type(name) is not str or not name:
+            raise RowError(f"{where}[{j}].function.name must be a non-empty string")
+        arguments = function.get("arguments", "")
+        if type(arguments) is str:
+            chars += len(arguments)
+        elif type(arguments) is not dict:
+            raise RowError(
+                f"{where}[{j}].function.arguments must be a JSON string or an object, "
+                f"got {json_type(arguments)}"
+            )
+        chars += len(name)
+    return chars

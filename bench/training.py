@@ -1,0 +1,112 @@
+"""Step time of the demo GRPO config through a real job vs. a bare TRL script, in one run.
+
+    .venv/bin/python bench/training.py [--steps 300]
+
+Both use the same demo model, data, GRPOConfig and LoRA settings, and save one checkpoint at
+the end. The job adds what the platform does per step: rewards through the sandboxed evaluator
+pool, metrics/completions/logs persisted by the recorder, the callback. Target: ratio <= 1.10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory, transaction
+from app.core.migrate import upgrade
+from app.models import JobEvent
+from app.schemas.job_params import parse_job_request
+from app.services import demo, jobs, users
+from worker.training.data import trainer_rows
+from worker.training.demo_model import build_with_status
+from worker.training.runner import run_job
+from worker.training.spec import Hardware, grpo_arguments, lora_arguments
+from worker.training.trainer import load_model, prompt_tokens
+
+
+def bare_trl(settings: Settings, spec: dict, rows: list[dict], work: Path) -> float:
+    from datasets import Dataset
+    from peft import LoraConfig, get_peft_model
+    from transformers import PrinterCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    hardware = Hardware.detect()
+    model, tokenizer = load_model(settings.models_path / demo.DEMO_MODEL, hardware)
+    model = get_peft_model(model, LoraConfig(**lora_arguments(spec)))
+    data = trainer_rows(rows)
+    args = grpo_arguments(spec, str(work), prompt_tokens(tokenizer, data), hardware)
+    args["save_steps"] = spec["training"]["max_steps"]
+
+    def reward(prompts, completions, row_json, **_):  # the demo evaluator, in-process
+        truths = [json.loads(r)["ground_truth"] for r in row_json]
+        answers = [c[0]["content"].strip() for c in completions]
+        return [float(a == t) for a, t in zip(answers, truths, strict=True)]
+
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=GRPOConfig(**args),
+        train_dataset=Dataset.from_list(data),
+        processing_class=tokenizer,
+    )
+    trainer.remove_callback(PrinterCallback)
+    started = time.perf_counter()
+    trainer.train()
+    return time.perf_counter() - started
+
+
+def through_job(settings: Settings, request: dict) -> float:
+    factory = make_session_factory(make_engine(settings.database))
+    with transaction(factory) as session:
+        admin = users.ensure_admin(session, "admin")
+        job_id = jobs.create(session, settings, admin, parse_job_request(request)).id
+    assert run_job(job_id, settings, exit_on_stall=False) == "completed"
+    with factory() as session:
+        summary = session.query(JobEvent).filter_by(job_id=job_id, type="summary").one()
+    return float(summary.data["train_runtime"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=2)
+    steps = parser.parse_args().steps
+    rounds = parser.parse_args().rounds
+    root = Path(tempfile.mkdtemp(prefix="rft-bench-"))
+    settings = Settings(_env_file=None, data_dir=root, models_dir=root / "models")
+    upgrade(settings.database)
+    print("building the demo model…", flush=True)
+    build_with_status(settings.models_path, demo.DEMO_MODEL)
+    factory = make_session_factory(make_engine(settings.database))
+    with transaction(factory) as session:
+        resources = demo.seed(session, settings, users.ensure_admin(session, "admin"))
+    request = demo.job_request(resources)
+    request["validation_dataset_id"] = None
+    request["training"].update(max_steps=steps, save_steps=steps, eval_steps=steps)
+    spec = parse_job_request(request).model_dump(mode="json")
+    rows = demo.addition_rows(2000, seed=0)
+    bare, job = [], []
+    for i in range(rounds):  # interleaved, so drift in machine load hits both alike
+        bare.append(bare_trl(settings, spec, rows, root / f"bare-{i}"))
+        job.append(through_job(settings, request))
+        print(f"round {i + 1}: bare {bare[-1]:.1f} s, job {job[-1]:.1f} s", flush=True)
+    b, j = statistics.median(bare), statistics.median(job)
+    machine = f"{platform.machine()}, {platform.processor() or 'cpu'}"
+    print(f"machine: {machine}, python {platform.python_version()}")
+    print(f"steps per run: {steps} (2 prompts x 8 completions)")
+    print(f"bare TRL: {1000 * b / steps:.1f} ms/step")
+    print(f"job:      {1000 * j / steps:.1f} ms/step")
+    print(f"ratio job / bare: {j / b:.3f} (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()
