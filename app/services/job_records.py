@@ -58,13 +58,14 @@ def save_batch(
     completions: list[dict[str, Any]],
     logs: list[dict[str, Any]],
     events: list[tuple[str, dict[str, Any]]],
+    worker: str | None = None,
 ) -> Job | None:
     """One flush of the recorder: records, their events, progress and the heartbeat.
 
     Bulk inserts: a job logs every step (~25 ms on the demo), so this runs often."""
     job = session.get(Job, job_id, populate_existing=True)
-    if job is None:
-        return None
+    if job is None or (worker is not None and not owns(job, worker)):
+        return job
     feed: list[dict[str, Any]] = []
     for kind, at, values in metrics:
         # A step re-run after a resume replaces what the lost attempt wrote.
@@ -137,9 +138,17 @@ def _mark_best(session: Session, job_id: int) -> None:
         c.is_best = c is best
 
 
-def finish(session: Session, job_id: int, status: str, error: str | None = None) -> None:
+def owns(job: Job, worker: str) -> bool:
+    """Whether ``worker`` still holds the job: recovery may have handed it to another."""
+    return job.status == "running" and job.worker == worker
+
+
+def finish(
+    session: Session, job_id: int, status: str, error: str | None = None, worker: str | None = None
+) -> None:
+    """Ends a job; with ``worker``, only while that worker still holds it."""
     job = session.get(Job, job_id, populate_existing=True)
-    if job is None or job.is_terminal:
+    if job is None or job.is_terminal or (worker is not None and not owns(job, worker)):
         return
     job.status, job.error, job.finished_at = status, error, utcnow()
     data: dict[str, Any] = {"status": status}

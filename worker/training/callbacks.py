@@ -35,7 +35,7 @@ class JobCallback(TrainerCallback):
         self.every, self.on_checkpoint = every, on_checkpoint
         self.revision: int | None = None
         self.cancelled = False
-        self.last_eval: float | None = None
+        self.last_eval: tuple[int, float | None] | None = None
         self.last_train: dict[str, float] = {}
         self.progress_at = time.monotonic()
 
@@ -48,7 +48,7 @@ class JobCallback(TrainerCallback):
 
     def _validate(self, model: Any, step: int) -> None:
         values = self.validator.run(model) if self.validator is not None else {}
-        self.last_eval = values.get("eval/reward")
+        self.last_eval = (step, values.get("eval/reward"))
         self.recorder.metric("eval", step, values)
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -71,6 +71,9 @@ class JobCallback(TrainerCallback):
             self._validate(kwargs["model"], step)
         if at_end:
             control.should_save = True
+        if self.recorder.lost:  # recovery gave the job to another worker: leave it to them
+            control.should_training_stop = True
+            return
         if self.recorder.cancel_requested and not self.cancelled:
             self.cancelled = True
             control.should_save = True  # keep what was learned so far
@@ -88,5 +91,7 @@ class JobCallback(TrainerCallback):
         self.recorder.metric("train", state.global_step, values)
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        folder = f"{args.output_dir}/checkpoint-{state.global_step}"
-        self.on_checkpoint(state.global_step, folder, self.last_train, self.last_eval)
+        step = state.global_step
+        folder = f"{args.output_dir}/checkpoint-{step}"
+        measured = self.last_eval[1] if self.last_eval and self.last_eval[0] == step else None
+        self.on_checkpoint(step, folder, self.last_train, measured)

@@ -20,8 +20,10 @@ log = logging.getLogger("rft.recorder")
 
 
 class Recorder:
-    def __init__(self, factory: sessionmaker[Session], job_id: int, interval: float = 0.2) -> None:
-        self.factory, self.job_id, self.interval = factory, job_id, interval
+    def __init__(
+        self, factory: sessionmaker[Session], job_id: int, worker: str, interval: float = 0.2
+    ) -> None:
+        self.factory, self.job_id, self.worker, self.interval = factory, job_id, worker, interval
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"recorder-{job_id}", daemon=True)
@@ -29,6 +31,7 @@ class Recorder:
         self.step = 0
         self.total_steps: int | None = None
         self.cancel_requested = False
+        self.lost = False  # another worker holds the job now: stop without a word
         self.evaluators: tuple[int, list[dict[str, Any]]] | None = None  # (revision, pinned)
 
     def _reset(self) -> None:
@@ -87,8 +90,11 @@ class Recorder:
                     completions=batch[1],
                     logs=batch[2],
                     events=batch[3],
+                    worker=self.worker,
                 )
-                if job is not None:
+                if job is None or not job_records.owns(job, self.worker):
+                    self.lost = True
+                else:
                     self._read_flags(job.cancel_requested, job.spec)
         except Exception:
             with self._lock:  # put them back in front, in order

@@ -116,17 +116,19 @@ def run_job(job_id: int, settings: Settings, *, exit_on_stall: bool = True) -> s
     factory = make_session_factory(engine)
     storage = Storage.from_settings(settings)
     try:
+        me = worker_name()
         with transaction(factory) as session:
-            job = job_records.claim(session, job_id, worker_name())
+            job = job_records.claim(session, job_id, me)
             if job is None:
                 return "not claimed (already taken, finished or cancelled)"
-        return _run_claimed(job_id, settings, factory, storage, exit_on_stall)
+        return _run_claimed(job_id, me, settings, factory, storage, exit_on_stall)
     finally:
         engine.dispose()
 
 
 def _run_claimed(
     job_id: int,
+    me: str,
     settings: Settings,
     factory: sessionmaker[Session],
     storage: Storage,
@@ -135,7 +137,7 @@ def _run_claimed(
     from worker.training.trainer import train
 
     phase = Phase()
-    recorder = Recorder(factory, job_id).start()
+    recorder = Recorder(factory, job_id, me).start()
     pool = EvaluatorPool(
         timeout_s=settings.evaluator_timeout_seconds, memory_bytes=settings.evaluator_memory_bytes
     )
@@ -154,5 +156,5 @@ def _run_claimed(
         pool.close()
         recorder.stop()
         with transaction(factory) as session:
-            job_records.finish(session, job_id, status, cause)
-    return status
+            job_records.finish(session, job_id, status, cause, worker=me)
+    return "lost to another worker" if recorder.lost else status

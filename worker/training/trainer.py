@@ -171,7 +171,7 @@ def _on_stall(
             f"(limit RFT_JOB_STALL_SECONDS={settings.job_stall_seconds:g})"
         )
         with transaction(recorder.factory) as session:
-            job_records.finish(session, job_id, "failed", cause)
+            job_records.finish(session, job_id, "failed", cause, worker=recorder.worker)
         if exit_on_stall:
             os._exit(70)  # the hung generation or reward cannot be interrupted otherwise
 
