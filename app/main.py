@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import datasets, evaluators, jobs, keys, system
+from app.api.routes import datasets, evaluator_tests, evaluators, jobs, keys, system
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
@@ -16,6 +16,7 @@ from app.core.paths import STATIC_DIR
 from app.services.evaluator_preview import SharedPool
 from app.web import auth, pages
 from app.web import datasets as web_datasets
+from app.web import evaluations as web_evaluations
 from app.web import jobs as web_jobs
 from app.web import keys as web_keys
 from worker.celery_app import make_celery
@@ -47,8 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
+    routers += [evaluator_tests.router]
     routers += [auth.router]
-    routers += [web_keys.router, web_datasets.router, web_jobs.router, pages.router]
+    routers += [web_keys.router, web_datasets.router, web_jobs.router, web_evaluations.router]
+    routers += [pages.router]
     for router in routers:
         app.include_router(router)
     return app

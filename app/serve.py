@@ -82,7 +82,9 @@ def _die_with_parent() -> None:
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     env = {**os.environ, "RFT_DATA_DIR": str(settings.data_path)}
+    # Two processes: one can train while the other answers pings, pre-flights and builds.
     command = [sys.executable, "-m", "app.cli", "worker", "--queues", settings.worker_queues]
+    command += ["--concurrency", "2"]
     return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
 
 

@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The checkout, not bench/, first on the path: bench/datasets.py would shadow HF `datasets`.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory, transaction

@@ -14,7 +14,8 @@ unpack() { mkdir -p "$work/$1" && tar xzf "$work/$2" -C "$work/$1"; }
 unpack htmx "htmx.org-$HTMX.tgz"
 unpack sse "htmx-ext-sse-$HTMX_SSE.tgz"
 unpack uplot "uplot-$UPLOT.tgz"
-rm -rf static/vendor && mkdir -p static/vendor
+rm -rf "static/vendor/htmx-"* "static/vendor/htmx-ext-sse-"* "static/vendor/uplot-"*  # only ours
+mkdir -p static/vendor
 install -D -m 644 "$work/htmx/package/dist/htmx.min.js" "static/vendor/htmx-$HTMX/htmx.min.js"
 install -D -m 644 "$work/htmx/package/LICENSE" "static/vendor/htmx-$HTMX/LICENSE"
 install -D -m 644 "$work/sse/package/sse.js" "static/vendor/htmx-ext-sse-$HTMX_SSE/sse.js"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -40,7 +42,7 @@ class Server:
 @pytest.fixture
 def server(server_env: dict[str, str]):  # type: ignore[no-untyped-def]
     port = free_port()
-    env = {**server_env, "RFT_EMBEDDED_WORKER": "true"}
+    env = {**server_env, "RFT_EMBEDDED_WORKER": "true", "RFT_SEED_DEMO": "false"}
     srv = Server(start_rft(["serve", "--port", str(port)], env), port)
     try:
         wait_for(lambda: srv.login_url is not None, 60, "the login URL")
@@ -90,3 +92,29 @@ def test_signal_stops_web_and_worker_without_orphans(
     assert time.monotonic() - started < 10
     wait_for(lambda: not any(alive(pid) for pid in children), 2, "worker processes to exit")
     assert "Traceback" not in server.output()
+
+
+def test_first_start_seeds_the_demo_without_blocking(server_env: dict[str, str]) -> None:
+    """The admin gets the demo at once; the model is built by the worker in the background."""
+    from app.services import demo
+
+    port = free_port()
+    env = {**server_env, "RFT_EMBEDDED_WORKER": "true"}
+    srv = Server(start_rft(["serve", "--port", str(port)], env), port)
+    try:
+        wait_for(lambda: srv.login_url is not None, 60, "the login URL")
+        wait_for(lambda: _healthy(srv.url), 30, "/healthz")  # up while the model builds
+        with httpx.Client(follow_redirects=True) as browser:
+            browser.get(srv.login_url)
+            names = browser.get(f"{srv.url}/datasets").text
+            assert demo.TRAIN_NAME in names and demo.VALIDATION_NAME in names
+            wait_for(
+                lambda: "pre-training step" in browser.get(f"{srv.url}/status").text,
+                60,
+                "the demo model build to report progress",
+            )
+        preset = json.loads((Path(env["RFT_DATA_DIR"]) / "demo-job.json").read_text())
+        assert preset["base_model"] == demo.DEMO_MODEL
+    finally:
+        srv.process.terminate()
+        srv.process.wait(timeout=15)

@@ -54,7 +54,10 @@ async def _check_csrf(request: Request, browser: BrowserSession) -> None:
     if request.method in SAFE_METHODS:
         return
     sent = request.headers.get(CSRF_HEADER)
-    if sent is None and "form" in request.headers.get("content-type", ""):
+    # Only small url-encoded forms are read here: reading a multipart body would consume a
+    # streamed upload, so multipart posts must send the header (htmx does).
+    urlencoded = "application/x-www-form-urlencoded" in request.headers.get("content-type", "")
+    if sent is None and urlencoded:
         value = (await request.form()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not sent or not same_secret(sent, browser.csrf_token):

@@ -25,6 +25,9 @@ class TrainingParams(InputModel):
     learning_rate: float = Field(
         1e-4, ge=1e-5, le=5e-4, description="Peak learning rate of the LoRA adapter."
     )
+    lr_scheduler: Literal["linear", "constant", "cosine"] = Field(
+        "linear", description="How the learning rate changes over the run (TRL's default: linear)."
+    )
     lora_rank: Literal[4, 8, 16, 32, 64, 128] = Field(8, description="Rank r of the adapter.")
     batch_size: int = Field(
         32768,
@@ -97,6 +100,7 @@ RANGES = {
     "training.epochs": "an integer from 1 to 10",
     "training.learning_rate": "between 1e-05 and 0.0005",
     "training.lora_rank": "one of 4, 8, 16, 32, 64, 128",
+    "training.lr_scheduler": "one of linear, constant, cosine",
     "training.batch_size": "a positive number of tokens",
     "training.max_context_length": "an integer from 16 up to the model's limit",
     "training.loss_type": "one of " + ", ".join(LOSS_TYPES),

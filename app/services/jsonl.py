@@ -170,8 +170,9 @@ class JsonlValidator:
         self.size += len(data)
         if self._skipping:
             data = self._skip(data)
-        buffer = self._carry + data if self._carry else data
-        lines = buffer.split(b"\n")
+        lines = data.split(b"\n")
+        if self._carry:
+            lines[0] = self._carry + lines[0]
         self._carry = lines.pop()
         if lines:
             self._lines(lines)

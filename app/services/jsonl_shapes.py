@@ -27,7 +27,7 @@ ABSENT = msgspec.UnsetType  # the type of a field a row does not have
 _content = attrgetter("content")
 
 
-class _Message(msgspec.Struct, forbid_unknown_fields=True):
+class _Message(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     role: Literal["system", "user", "assistant", "tool"]
     content: str
 
@@ -46,7 +46,7 @@ class Shape:
             else (f"f{i}", Any, msgspec.field(name=name, default=msgspec.UNSET))
             for i, name in enumerate(names)
         ]
-        struct = msgspec.defstruct("Row", fields, forbid_unknown_fields=True)
+        struct = msgspec.defstruct("Row", fields, forbid_unknown_fields=True, gc=False)
         self.decode = msgspec.json.Decoder(struct).decode
 
     def check(self, line: bytes) -> tuple[tuple[Any, ...], int] | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -74,7 +73,6 @@ def dataset_page(
     limit: int = Query(PAGE_ROWS, ge=1, le=100),
 ) -> HTMLResponse:
     """The dataset's facts and a page of its rows; htmx paging gets only the rows block."""
-    _keep_user_for_error_page(request, user)
     row = datasets.get(session, user, dataset_id)
     offset = min(offset, max(row.row_count - 1, 0))
     _row, page = datasets.read_page(session, user, dataset_id, offset, limit, storage=storage)
@@ -114,12 +112,6 @@ def delete(
     if request.headers.get("hx-target") == "datasets":
         return _list_page(request, session, user, settings)
     return Response(status_code=200, headers={"HX-Redirect": "/datasets"})
-
-
-def _keep_user_for_error_page(request: Request, user: User) -> None:
-    # An error page is rendered after the request's rollback has expired every ORM object, so
-    # the layout gets a plain copy of the user (the ORM one would raise DetachedInstanceError).
-    request.state.user = SimpleNamespace(id=user.id, name=user.name, is_admin=user.is_admin)
 
 
 def _row_view(ref: RowRef, values: dict[str, Any], fmt: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,8 +11,18 @@ from app.api.deps import get_current_user
 from app.models import User
 
 
+@dataclass(frozen=True)
+class UserView:
+    """What templates show of the user: plain values that survive the request's rollback
+    (an error page renders after the session has expired its ORM objects)."""
+
+    id: int
+    name: str
+    is_admin: bool
+
+
 async def page_user(request: Request, user: Annotated[User, Depends(get_current_user)]) -> User:
-    request.state.user = user
+    request.state.user = UserView(user.id, user.name, user.is_admin)
     return user
 
 

@@ -16,7 +16,6 @@ from worker.celery_app import QUEUES
 router = APIRouter(include_in_schema=False)
 
 SECTIONS = {
-    "evaluations": ("Evaluations", "Write and debug evaluators (reward functions) on real rows."),
     "deployments": ("Deployments", "Serve a checkpoint behind an OpenAI-compatible endpoint."),
 }
 

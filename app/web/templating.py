@@ -15,6 +15,8 @@ VENDOR = {
     "htmx_sse": "vendor/htmx-ext-sse-2.2.4/sse.js",
     "uplot_js": "vendor/uplot-1.6.32/uPlot.iife.min.js",
     "uplot_css": "vendor/uplot-1.6.32/uPlot.min.css",
+    "monaco_js": "vendor/monaco-editor-0.57.0/monaco.js",
+    "monaco_css": "vendor/monaco-editor-0.57.0/monaco.css",
 }
 
 NAV = [
@@ -73,6 +75,7 @@ def _identify(request: Request) -> None:
     """On error pages no route dependency ran: find the signed-in user for the navigation."""
     from app.api.deps import SESSION_COOKIE
     from app.services import auth_sessions
+    from app.web.deps import UserView
 
     token = request.cookies.get(SESSION_COOKIE)
     if getattr(request.state, "user", None) is not None or not token:
@@ -80,5 +83,6 @@ def _identify(request: Request) -> None:
     with request.app.state.session_factory() as session:
         browser = auth_sessions.find(session, token)
         if browser is not None:
-            request.state.user = browser.user
+            user = browser.user
+            request.state.user = UserView(user.id, user.name, user.is_admin)
             request.state.csrf_token = browser.csrf_token

@@ -1,4 +1,4 @@
-// Datasets pages: upload progress, the size limit checked before sending, and error fragments.
+// Datasets pages: upload progress and the size limit checked before sending.
 (function () {
   "use strict";
 
@@ -8,15 +8,6 @@
     while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i += 1; }
     return (i === 0 ? bytes : bytes.toFixed(1)) + " " + units[i];
   }
-
-  // Errors come back as a fragment for #flash (HX-Retarget); htmx 2 swaps no 4xx/5xx by default.
-  document.body.addEventListener("htmx:beforeSwap", function (evt) {
-    const xhr = evt.detail.xhr;
-    if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
-      evt.detail.shouldSwap = true;
-      evt.detail.isError = false;
-    }
-  });
 
   const form = document.getElementById("upload-form");
   if (!form) return;

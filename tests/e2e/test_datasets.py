@@ -78,3 +78,4 @@ def test_refused_upload_lists_the_lines(signed_in_page: Page, tmp_path: Path) ->
     expect(alert).to_contain_text("line 3: messages[0].role: unknown role 'bot'")
     expect(page.locator("#upload-status")).to_contain_text("refused")
     expect(page.get_by_text("No datasets yet")).to_be_visible()
+    assert no_horizontal_scroll(page)

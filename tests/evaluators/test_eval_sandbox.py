@@ -49,6 +49,7 @@ def test_c_level_loop_times_out(pool: EvaluatorPool) -> None:
     assert bad.reason == f"timed out after {TIMEOUT_S:g} s"
 
 
+@pytest.mark.slow  # two timeouts: the shared group's, then the guilty row's alone
 def test_async_evaluator_blocking_the_loop_times_out(pool: EvaluatorPool) -> None:
     code = """
 async def evaluate(messages, bad=False, **kw):

@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 CHARS = list(
     "0123456789+-*/=?.,:;!'\"()[]{}<>#_ abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
@@ -69,35 +70,47 @@ def build_model(vocab_size: int, eos_id: int, pad_id: int, seed: int = 0):
 
 
 def pretrain(
-    model,
-    tokenizer,
+    model: Any,
+    tokenizer: Any,
     steps: int,
     seed: int = 0,
     noise: float = 0.5,
     progress: Callable[[int, int], None] | None = None,
+    batch_size: int = 32,
 ) -> None:
-    """Full-parameter LM training on chat-formatted sums; ``noise`` of the answers are random."""
+    """Full-parameter LM training on chat-formatted sums; ``noise`` of the answers are random.
+    Every question and answer is tokenized once up front: the steps are tensor work only."""
     import torch
 
+    eos = tokenizer.eos_token_id
+    prompts = {
+        (a, b): tokenizer.apply_chat_template(
+            [{"role": "user", "content": f"{a}+{b}="}], add_generation_prompt=True
+        )["input_ids"]
+        for a in range(10)
+        for b in range(10)
+    }
+    answers = {
+        n: [*tokenizer(str(n), add_special_tokens=False)["input_ids"], eos] for n in range(19)
+    }
     rng = random.Random(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     for step in range(steps):
-        texts, prompt_lengths = [], []
-        for _ in range(32):
+        inputs, labels = [], []
+        for _ in range(batch_size):
             a, b = rng.randint(0, 9), rng.randint(0, 9)
-            answer = rng.randint(0, 18) if rng.random() < noise else a + b
-            question = [{"role": "user", "content": f"{a}+{b}="}]
-            prompt = tokenizer.apply_chat_template(
-                question, tokenize=False, add_generation_prompt=True
-            )
-            texts.append(prompt + f"{answer}<|im_end|>")
-            prompt_lengths.append(len(tokenizer(prompt)["input_ids"]))
-        batch = tokenizer(texts, return_tensors="pt", padding=True)
-        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
-        for row, length in enumerate(prompt_lengths):
-            labels[row, :length] = -100  # learn the answer, not the random question
-        loss = model(**batch, labels=labels).loss
+            answer = answers[rng.randint(0, 18) if rng.random() < noise else a + b]
+            inputs.append(prompts[(a, b)] + answer)
+            labels.append([-100] * len(prompts[(a, b)]) + answer)  # learn the answer only
+        width = max(len(ids) for ids in inputs)
+        pad = tokenizer.pad_token_id
+        input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids in inputs])
+        label_ids = torch.tensor([ids + [-100] * (width - len(ids)) for ids in labels])
+        mask = (
+            torch.arange(width)[None, :] < torch.tensor([len(i) for i in inputs])[:, None]
+        ).long()
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=label_ids).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()

@@ -21,7 +21,7 @@ log = logging.getLogger("rft.recorder")
 
 class Recorder:
     def __init__(
-        self, factory: sessionmaker[Session], job_id: int, worker: str, interval: float = 0.2
+        self, factory: sessionmaker[Session], job_id: int, worker: str, interval: float = 0.5
     ) -> None:
         self.factory, self.job_id, self.worker, self.interval = factory, job_id, worker, interval
         self._lock = threading.Lock()

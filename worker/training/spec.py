@@ -50,6 +50,7 @@ def grpo_arguments(
         "num_train_epochs": training["epochs"],
         "max_steps": training["max_steps"] or -1,
         "learning_rate": training["learning_rate"],
+        "lr_scheduler_type": training.get("lr_scheduler", "linear"),
         "per_device_train_batch_size": prompts * n,
         "num_generations": n,
         "max_completion_length": rollout["max_tokens"],
