@@ -35,7 +35,7 @@ def models_dir() -> Path:
 @pytest.fixture
 def train_settings(settings: Settings, models_dir: Path) -> Settings:
     return settings.model_copy(
-        update={"models_dir": models_dir, "job_stale_seconds": 5.0, "job_ring_seconds": 5.0}
+        update={"models_dir": models_dir, "job_stale_seconds": 8.0, "job_ring_seconds": 5.0}
     )
 
 
@@ -44,7 +44,7 @@ def train_env(server_env: dict[str, str], models_dir: Path) -> dict[str, str]:
     return {
         **server_env,
         "RFT_MODELS_DIR": str(models_dir),
-        "RFT_JOB_STALE_SECONDS": "5",
+        "RFT_JOB_STALE_SECONDS": "8",
         "RFT_JOB_RING_SECONDS": "5",
     }
 

@@ -112,6 +112,9 @@ class Watchdog(threading.Thread):
 
 
 def run_job(job_id: int, settings: Settings, *, exit_on_stall: bool = True) -> str:
+    from worker.training.trainer import preload
+
+    preload()
     engine = make_engine(settings.database)
     factory = make_session_factory(engine)
     storage = Storage.from_settings(settings)
