@@ -150,3 +150,19 @@ def alice(make_account) -> Account:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def bob(make_account) -> Account:  # type: ignore[no-untyped-def]
     return make_account("bob")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked gpu run only where CUDA is; everywhere else they are skipped, saying why."""
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    if cuda:
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (no GPU on this machine)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         description="A queued job's task is sent again after this long (the filesystem "
         "broker can lose one).",
     )
+    report_to: str = Field(
+        default="",
+        description="Also export training metrics to these trackers, comma-separated: wandb, "
+        "mlflow, tensorboard (each must be installed and configured; never required).",
+    )
     evaluator_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Wall-clock limit for one evaluator call on one row."
     )

@@ -45,10 +45,15 @@ class RewardHub:
         tenant: str,
         recorder: Recorder | None = None,
         completions_per_step: int = 8,
+        record_every_seconds: float = 0.5,
     ) -> None:
         self.pool, self.tenant, self.recorder = pool, tenant, recorder
         self.evaluators = evaluators
         self.completions_per_step = completions_per_step
+        # Fast steps (the demo makes ~10 a second) are sampled for completions and print output;
+        # errors and invalid samples are always recorded.
+        self.record_every_seconds = record_every_seconds
+        self._recorded_at = -math.inf
         self.step = 0
         self.last_activity = time.monotonic()
         self._step_metrics: dict[int, dict[str, float]] = {}
@@ -84,7 +89,7 @@ class RewardHub:
         per_evaluator = self.score(rows, texts)
         rewards = self.rewards(per_evaluator)
         self._remember(per_evaluator)
-        if self.recorder is not None:
+        if self.recorder is not None and self._due(per_evaluator):
             self._record(prompts, texts, per_evaluator, rewards)
         return rewards
 
@@ -96,6 +101,14 @@ class RewardHub:
             if valid:
                 metrics[f"rewards/{name}/mean"], metrics[f"rewards/{name}/std"] = _stats(valid)
             metrics[f"rewards/{name}/invalid_frac"] = 1 - len(valid) / max(1, len(results))
+
+    def _due(self, per_evaluator: list[list[SampleResult]]) -> bool:
+        now = time.monotonic()
+        trouble = any(not r.is_score_valid for results in per_evaluator for r in results)
+        if trouble or now - self._recorded_at >= self.record_every_seconds:
+            self._recorded_at = now
+            return True
+        return False
 
     def _record(
         self,

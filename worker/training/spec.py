@@ -39,8 +39,25 @@ def every(total_steps: int, chosen: int | None, times: int = 5) -> int:
     return chosen or max(1, total_steps // times)
 
 
+TRACKERS = {"wandb": "wandb", "mlflow": "mlflow", "tensorboard": "tensorboard"}
+
+
+def trackers(requested: str) -> tuple[list[str], list[str]]:
+    """(installed trackers to report to, requested ones that are unknown or not installed)."""
+    import importlib.util
+
+    names = [n.strip().lower() for n in requested.split(",") if n.strip()]
+    usable = [n for n in names if n in TRACKERS and importlib.util.find_spec(TRACKERS[n])]
+    return usable, [n for n in names if n not in usable]
+
+
 def grpo_arguments(
-    spec: dict[str, Any], output_dir: str, prompt_tokens: int, hardware: Hardware, seed: int = 0
+    spec: dict[str, Any],
+    output_dir: str,
+    prompt_tokens: int,
+    hardware: Hardware,
+    seed: int = 0,
+    report_to: list[str] | None = None,
 ) -> dict[str, Any]:
     training, rollout = spec["training"], spec["rollout"]
     n = rollout["n"]
@@ -63,7 +80,7 @@ def grpo_arguments(
         "logging_steps": 1,
         "save_strategy": "steps",
         "save_total_limit": None,
-        "report_to": "none",
+        "report_to": report_to or "none",
         "disable_tqdm": True,
         "seed": seed,
         "bf16": hardware.bf16,

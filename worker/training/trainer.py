@@ -16,7 +16,7 @@ from worker.training.callbacks import JobCallback
 from worker.training.recorder import Recorder
 from worker.training.rewards import RewardHub
 from worker.training.runner import JobContext, Phase, Watchdog
-from worker.training.spec import Hardware, every, grpo_arguments, lora_arguments
+from worker.training.spec import Hardware, every, grpo_arguments, lora_arguments, trackers
 from worker.training.validation import Validator
 from worker.training.warmup import sft_warmup
 
@@ -105,8 +105,13 @@ def train(
         )
         recorder.event("sft_warmup", {"steps": steps})
 
+    usable, missing = trackers(settings.report_to)
+    if missing:
+        recorder.log(
+            0, "warning", "tracking", f"not exporting to {', '.join(missing)}: not installed"
+        )
     arguments = grpo_arguments(
-        spec, str(work), prompt_tokens(tokenizer, context.train_rows), hardware
+        spec, str(work), prompt_tokens(tokenizer, context.train_rows), hardware, report_to=usable
     )
     config = GRPOConfig(**arguments)
     dataset = Dataset.from_list(context.train_rows)

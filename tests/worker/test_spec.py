@@ -1,0 +1,95 @@
+"""Job spec -> TRL/PEFT arguments: the mapping a user relies on when reading their config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.schemas.job_params import parse_job_request
+from worker.training.spec import Hardware, grpo_arguments, lora_arguments, trackers
+
+CPU = Hardware(cuda=False, bf16=False, vllm=False)
+
+
+def spec(**training: Any) -> dict[str, Any]:
+    body = {
+        "base_model": "m",
+        "dataset_id": 1,
+        "evaluators": [{"id": 1}],
+        "training": {"max_context_length": 4096, **training},
+        "rollout": {
+            "max_tokens": 64,
+            "n": 8,
+            "top_k": 0,
+            "extra_body": '{"repetition_penalty": 1.1}',
+        },
+    }
+    return parse_job_request(body).model_dump(mode="json")
+
+
+def test_token_batch_becomes_prompts_per_step() -> None:
+    args = grpo_arguments(spec(batch_size=8 * (36 + 64) * 4), "/tmp/x", 36, CPU)
+    assert args["per_device_train_batch_size"] == 4 * 8  # 4 prompts x n completions
+    assert args["num_generations"] == 8
+    tiny = grpo_arguments(spec(batch_size=10), "/tmp/x", 36, CPU)
+    assert tiny["per_device_train_batch_size"] == 8  # never less than one prompt
+
+
+def test_rollout_and_algorithm_fields_reach_trl() -> None:
+    args = grpo_arguments(
+        spec(loss_type="dr_grpo", beta=0.04, max_steps=50, lr_scheduler="constant"),
+        "/tmp/x",
+        36,
+        CPU,
+    )
+    assert args["loss_type"] == "dr_grpo" and args["beta"] == 0.04 and args["max_steps"] == 50
+    assert args["max_completion_length"] == 64 and args["top_k"] == 0
+    assert args["generation_kwargs"] == {"repetition_penalty": 1.1}
+    assert args["lr_scheduler_type"] == "constant"
+
+
+def test_cpu_runs_fp32_without_checkpointing_or_vllm() -> None:
+    args = grpo_arguments(spec(), "/tmp/x", 36, CPU)
+    assert args["use_cpu"] and not args["bf16"] and not args["gradient_checkpointing"]
+    assert not args["use_vllm"]
+
+
+def test_gpu_selects_bf16_and_colocated_vllm() -> None:
+    gpu = Hardware(cuda=True, bf16=True, vllm=True)
+    args = grpo_arguments(spec(), "/tmp/x", 36, gpu)
+    assert args["bf16"] and not args["use_cpu"] and args["gradient_checkpointing"]
+    assert args["use_vllm"] and args["vllm_mode"] == "colocate"
+
+
+def test_lora_rank_and_targets() -> None:
+    lora = lora_arguments(spec(lora_rank=32))
+    assert lora["r"] == 32 and lora["lora_alpha"] == 64 and lora["target_modules"] == "all-linear"
+
+
+def test_trackers_not_installed_are_reported() -> None:
+    usable, missing = trackers("tensorboardX-nope, wandb")
+    assert "tensorboardx-nope" in missing
+    assert usable == [] or usable == ["wandb"]
+
+
+@pytest.mark.gpu
+def test_detects_cuda_hardware() -> None:
+    hardware = Hardware.detect()
+    assert hardware.cuda
+    args = grpo_arguments(spec(), "/tmp/x", 36, hardware)
+    assert not args["use_cpu"]
+
+
+@pytest.mark.gpu
+def test_generates_with_bf16_on_gpu(models_dir: Any) -> None:
+    """The demo model loads in bf16 on a GPU and generates there."""
+    import torch
+
+    from app.services.demo import DEMO_MODEL
+    from worker.training.trainer import load_model
+
+    model, tokenizer = load_model(models_dir / DEMO_MODEL, Hardware.detect())
+    assert next(model.parameters()).dtype == torch.bfloat16
+    inputs = tokenizer("3+4=", return_tensors="pt").to("cuda")
+    assert model.generate(**inputs, max_new_tokens=2).shape[1] > inputs["input_ids"].shape[1]
