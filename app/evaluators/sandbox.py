@@ -101,11 +101,14 @@ def bwrap_command(bwrap: str, limits: Limits, *, network: bool, root: bool) -> l
     if not network:
         args.append("--unshare-net")
     args += ["--die-with-parent", "--clearenv", *_system_binds()]
+    # The private /tmp first: binds below it (a checkout or venv under /tmp) land on top of it
+    # instead of being hidden by it.
+    args += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     binds = [("--ro-bind", root_dir, root_dir) for root_dir in _python_roots()]
     binds.append(("--ro-bind", str(PACKAGE_DIR), f"{SANDBOX_RUNTIME}/{SANDBOX_PACKAGE}"))
     if network:  # name resolution and CA certificates
         binds += [("--ro-bind-try", f"/etc/{name}", f"/etc/{name}") for name in _NETWORK_ETC]
-    made: set[str] = set()
+    made: set[str] = {"/tmp"}
     for how, source, target in binds:
         for parent in _ancestor_dirs(target):
             if parent not in made and parent != "/usr" and not parent.startswith("/usr/"):
@@ -113,9 +116,7 @@ def bwrap_command(bwrap: str, limits: Limits, *, network: bool, root: bool) -> l
                 args += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
         args += [how, source, target]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
-    args += ["--chdir", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": SANDBOX_RUNTIME,
