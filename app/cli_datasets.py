@@ -13,14 +13,16 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.cli_http import ApiKey, ApiUrl, AsJson, call, client
+
 if TYPE_CHECKING:
-    import httpx
+    pass
 
 datasets_cli = typer.Typer(
     help="Datasets: upload JSONL files, list them, page through rows (over the HTTP API: "
@@ -33,84 +35,6 @@ err = Console(stderr=True, highlight=False)
 
 CHUNK = 1024 * 1024
 PAGE = 1000
-
-ApiUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--api-url",
-        envvar="RFT_API_URL",
-        help="Server URL. Default: RFT_PUBLIC_URL, else http://RFT_HOST:RFT_PORT "
-        "(http://127.0.0.1:8000).",
-        show_default=False,
-    ),
-]
-ApiKey = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key",
-        envvar="RFT_API_KEY",
-        help="API key; create one with `rft keys create --name cli`.",
-        show_default=False,
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _default_url() -> str:
-    from app.core.config import Settings
-
-    try:
-        return Settings().base_url
-    except ValueError:
-        return "http://127.0.0.1:8000"
-
-
-def _client(api_url: str | None, api_key: str | None) -> httpx.Client:
-    import httpx
-
-    if not api_key:
-        _fail("no API key: pass --api-key or set RFT_API_KEY (`rft keys create --name cli`)", 2)
-    return httpx.Client(
-        base_url=(api_url or _default_url()).rstrip("/"),
-        headers={"Authorization": f"Bearer {api_key}"},
-        timeout=httpx.Timeout(120.0, connect=10.0),
-    )
-
-
-def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
-    """The JSON answer; a refusal is printed with each problem, and the command fails."""
-    import httpx
-
-    try:
-        response = client.request(method, path, **kwargs)
-    except httpx.TransportError as exc:
-        _fail(
-            f"no answer from {client.base_url} ({exc.__class__.__name__}: {exc}). Is `rft serve` "
-            "running there? Set --api-url or RFT_API_URL. (A server also drops an upload "
-            "larger than its limit, RFT_MAX_UPLOAD_BYTES.)"
-        )
-    if response.is_success:
-        return response.json() if response.content else None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"detail": response.text or response.reason_phrase, "errors": []}
-    err.print(f"[bold red]error {response.status_code}:[/] {body.get('detail')}", soft_wrap=True)
-    for problem in body.get("errors", []):
-        where = (
-            f"line {problem['line']}: "
-            if "line" in problem
-            else f"{problem['field']}: "
-            if "field" in problem
-            else ""
-        )
-        err.print(f"  {where}{problem['message']}", soft_wrap=True)
-    raise typer.Exit(1)
 
 
 def _multipart(path: Path, fields: dict[str, str]) -> tuple[bytes, bytes, str]:
@@ -163,7 +87,7 @@ def upload(
         DownloadColumn(),
         TransferSpeedColumn(),
     )
-    with _client(api_url, api_key) as client, Progress(*columns, console=err) as progress:
+    with client(api_url, api_key) as http, Progress(*columns, console=err) as progress:
         task = progress.add_task(f"uploading {file.name}", total=size)
 
         def body() -> Iterator[bytes]:
@@ -179,7 +103,7 @@ def upload(
             "Content-Type": content_type,
             "Content-Length": str(len(head) + size + len(tail)),
         }
-        dataset = _call(client, "POST", "/api/v1/datasets", content=body(), headers=headers)
+        dataset = call(http, "POST", "/api/v1/datasets", content=body(), headers=headers)
     if as_json:
         print(json.dumps(dataset, indent=2))
         return
@@ -200,10 +124,10 @@ def upload(
 def list_datasets(api_url: ApiUrl = None, api_key: ApiKey = None, as_json: AsJson = False) -> None:
     """List your datasets (splits under their source)."""
     rows: list[dict[str, Any]] = []
-    with _client(api_url, api_key) as client:
+    with client(api_url, api_key) as http:
         while True:
-            page = _call(
-                client, "GET", "/api/v1/datasets", params={"offset": len(rows), "limit": PAGE}
+            page = call(
+                http, "GET", "/api/v1/datasets", params={"offset": len(rows), "limit": PAGE}
             )
             rows += page["data"]
             if not page["data"] or len(rows) >= page["count"]:
@@ -236,10 +160,10 @@ def rows(
 ) -> None:
     """Print rows as JSON lines (as uploaded, types kept): `… rows 3 --limit 5000 > part.jsonl`."""
     printed, count = 0, 0
-    with _client(api_url, api_key) as client:
+    with client(api_url, api_key) as http:
         while printed < limit:
             params = {"offset": offset + printed, "limit": min(PAGE, limit - printed)}
-            page = _call(client, "GET", f"/api/v1/datasets/{dataset_id}/rows", params=params)
+            page = call(http, "GET", f"/api/v1/datasets/{dataset_id}/rows", params=params)
             count = page["count"]
             for item in page["data"]:
                 sys.stdout.write(json.dumps(item["row"], ensure_ascii=False) + "\n")
@@ -260,8 +184,8 @@ def split(
 ) -> None:
     """Draw a train and a validation dataset from a dataset (it stays as it is)."""
     body = {"validation_percent": validation_percent, "seed": seed}
-    with _client(api_url, api_key) as client:
-        pair = _call(client, "POST", f"/api/v1/datasets/{dataset_id}/split", json=body)
+    with client(api_url, api_key) as http:
+        pair = call(http, "POST", f"/api/v1/datasets/{dataset_id}/split", json=body)
     for part in ("train", "validation"):
         d = pair[part]
         out.print(f"{part}: dataset {d['id']} {d['name']}, {d['row_count']:,} rows", soft_wrap=True)
@@ -277,6 +201,6 @@ def delete(
     """Delete a dataset, its splits and their files."""
     if not yes:
         typer.confirm(f"Delete dataset {dataset_id} and its splits?", abort=True)
-    with _client(api_url, api_key) as client:
-        _call(client, "DELETE", f"/api/v1/datasets/{dataset_id}")
+    with client(api_url, api_key) as http:
+        call(http, "DELETE", f"/api/v1/datasets/{dataset_id}")
     out.print(f"deleted dataset {dataset_id}")

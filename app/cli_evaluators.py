@@ -7,7 +7,6 @@ and who you are come from --api-url / RFT_API_URL and --api-key / RFT_API_KEY, a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.cli_http import ApiKey, ApiUrl, AsJson, call, client, fail
+from app.cli_http import ApiKey, ApiUrl, AsJson, call, client, fail, sse_events
 
 if TYPE_CHECKING:
     import httpx
@@ -69,15 +68,7 @@ def _stream(http: httpx.Client, body: dict[str, Any]) -> Iterator[tuple[str, Any
             yield "summary", answer["summary"]
             yield "end", {"isolation": answer["isolation"]}
             return
-        event: dict[str, str] = {}
-        for line in response.iter_lines():
-            if not line:
-                if "data" in event:
-                    yield event.get("event", "message"), json.loads(event["data"])
-                event = {}
-            elif not line.startswith(":"):
-                key, _, value = line.partition(": ")
-                event[key] = value
+        yield from sse_events(response)
 
 
 def _detail(result: dict[str, Any]) -> str:

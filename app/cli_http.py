@@ -3,6 +3,8 @@ refusal is printed (each problem with its field or line)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -89,3 +91,16 @@ def call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
         )
         err.print(f"  {where}{problem['message']}", soft_wrap=True)
     raise typer.Exit(1)
+
+
+def sse_events(response: httpx.Response) -> Iterator[tuple[str, Any]]:
+    """(event type, parsed JSON data) for each server-sent event of a streamed response."""
+    event: dict[str, str] = {}
+    for line in response.iter_lines():
+        if not line:
+            if "data" in event:
+                yield event.get("event", "message"), json.loads(event["data"])
+            event = {}
+        elif not line.startswith(":"):
+            key, _, value = line.partition(": ")
+            event[key] = value

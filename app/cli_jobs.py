@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from app.cli_http import ApiKey, ApiUrl, AsJson, call, client, fail
+from app.cli_http import ApiKey, ApiUrl, AsJson, call, client, fail, sse_events
 
 jobs_cli = typer.Typer(
     help="Fine-tuning jobs (GRPO + LoRA) over the HTTP API.", no_args_is_help=True
@@ -127,15 +127,7 @@ def _events(http: Any, job_id: int) -> Any:
     with http.stream("GET", f"/api/v1/jobs/{job_id}/events", timeout=None) as response:
         if not response.is_success:
             call(http, "GET", f"/api/v1/jobs/{job_id}")  # prints the refusal and exits
-        event: dict[str, str] = {}
-        for line in response.iter_lines():
-            if not line:
-                if "data" in event:
-                    yield event.get("event", "message"), json.loads(event["data"])
-                event = {}
-            elif not line.startswith(":"):
-                key, _, value = line.partition(": ")
-                event[key] = value
+        yield from sse_events(response)
 
 
 @jobs_cli.command("watch")

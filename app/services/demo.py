@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -20,8 +18,7 @@ from app.core.storage import Storage, staging_dir
 from app.models import Dataset, User
 from app.schemas.dataset import DatasetUploadForm
 from app.services import datasets, evaluators
-from app.services.jsonl import JsonlValidator
-from app.services.uploads import StagedUpload
+from app.services.uploads import stage_bytes
 
 DEMO_MODEL = "rft-demo-tiny"
 STALE_SECONDS = 300  # a build reports progress every few seconds
@@ -83,18 +80,6 @@ def job_request(resources: DemoResources) -> dict[str, Any]:
     }
 
 
-def _stage(settings: Settings, rows: list[dict[str, Any]], filename: str) -> StagedUpload:
-    stem = staging_dir(settings) / uuid.uuid4().hex
-    data_path, index_path = Path(f"{stem}.jsonl"), Path(f"{stem}.idx")
-    payload = b"".join(json.dumps(row).encode() + b"\n" for row in rows)
-    data_path.write_bytes(payload)
-    with index_path.open("wb") as index:
-        validator = JsonlValidator(index)
-        validator.feed(payload)
-        report = validator.finish()
-    return StagedUpload(data_path, index_path, report, filename=filename)
-
-
 def _dataset(
     session: Session, settings: Settings, owner: User, name: str, rows: list[dict[str, Any]]
 ) -> Dataset:
@@ -103,7 +88,8 @@ def _dataset(
     ).first()
     if existing is not None:
         return existing
-    staged = _stage(settings, rows, f"{name}.jsonl")
+    payload = b"".join(json.dumps(row).encode() + b"\n" for row in rows)
+    staged = stage_bytes(staging_dir(settings), payload, f"{name}.jsonl")
     try:
         storage = Storage.from_settings(settings)
         return datasets.create(session, storage, owner, staged, DatasetUploadForm(name=name))
