@@ -56,17 +56,17 @@ def create_job(
 
 
 @router.post("/jobs/preflight", openapi_extra=JOB_BODY)
-async def preflight_job(
+def preflight_job(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
     payload: Any = Body(None),
 ) -> dict[str, Any]:
-    """Sample the base model on a few prompts and say whether RFT can learn from them."""
-    job_request = parse_job_request(payload)
-    plan = preflight.plan(session, settings, user, job_request)
-    return await run_in_threadpool(preflight.run, request.app.state.celery, plan)
+    """Sample the base model on a few prompts and say whether RFT can learn from them.
+    (A sync handler: FastAPI runs it in its thread pool while a worker does the sampling.)"""
+    plan = preflight.plan(session, settings, user, parse_job_request(payload))
+    return preflight.run(request.app.state.celery, plan)
 
 
 @router.get("/jobs", response_model=Page[JobPublic])
