@@ -65,7 +65,13 @@ def broker_url() -> str | None:
     """A Redis db of its own for this run, or None for the filesystem broker."""
     if not TEST_REDIS:
         return None
-    return f"{TEST_REDIS.rstrip('/')}/{random.randint(1, 15)}"
+    import redis
+
+    url = f"{TEST_REDIS.rstrip('/')}/{random.randint(1, 15)}"
+    # Messages left by an earlier run (a killed worker's tasks, expired pings) would reach this
+    # run's workers: a stale `rft.jobs.train` names a job id that exists again in a fresh DB.
+    redis.Redis.from_url(url).flushdb()
+    return url
 
 
 @pytest.fixture(scope="session")
