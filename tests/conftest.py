@@ -74,6 +74,16 @@ def broker_url() -> str | None:
     return url
 
 
+@pytest.fixture(autouse=True)
+def _empty_broker(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tasks a test enqueued (jobs nobody ran, pings) must not reach the next test's workers."""
+    yield
+    if TEST_REDIS and "broker_url" in request.fixturenames:
+        import redis
+
+        redis.Redis.from_url(request.getfixturevalue("broker_url")).flushdb()
+
+
 @pytest.fixture(scope="session")
 def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(database_url)

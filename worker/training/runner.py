@@ -114,11 +114,15 @@ class Watchdog(threading.Thread):
 def run_job(job_id: int, settings: Settings, *, exit_on_stall: bool = True) -> str:
     from worker.training.trainer import preload
 
-    preload()
     engine = make_engine(settings.database)
     factory = make_session_factory(engine)
     storage = Storage.from_settings(settings)
     try:
+        with factory() as session:
+            job = session.get(Job, job_id)
+            if job is None or job.status != "queued":  # a duplicate or stale message: no work
+                return "not claimed (gone, already taken, finished or cancelled)"
+        preload()
         me = worker_name()
         with transaction(factory) as session:
             job = job_records.claim(session, job_id, me)
