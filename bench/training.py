@@ -103,7 +103,9 @@ def main() -> None:
     b, j = statistics.median(bare), statistics.median(job)
     machine = f"{platform.machine()}, {platform.processor() or 'cpu'}"
     print(f"machine: {machine}, python {platform.python_version()}")
-    print(f"steps per run: {steps} (2 prompts x 8 completions)")
+    n = spec["rollout"]["n"]
+    per_step = grpo_arguments(spec, str(root), 22, Hardware.detect())["per_device_train_batch_size"]
+    print(f"steps per run: {steps} ({per_step // n} prompts x {n} completions)")
     print(f"bare TRL: {1000 * b / steps:.1f} ms/step")
     print(f"job:      {1000 * j / steps:.1f} ms/step")
     print(f"ratio job / bare: {j / b:.3f} (target <= 1.10)")
