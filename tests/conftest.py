@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import random
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
@@ -26,6 +29,7 @@ from app.core.migrate import upgrade
 from app.main import create_app
 from app.models import User
 from app.services import api_keys, users
+from tests.helpers import free_port
 
 TEST_PG = os.environ.get("RFT_TEST_DATABASE_URL")
 TEST_REDIS = os.environ.get("RFT_TEST_REDIS_URL")
@@ -132,6 +136,25 @@ def client(settings: Settings, session_factory: sessionmaker[Session]) -> Iterat
     app = create_app(settings)
     with TestClient(app) as test_client:
         yield test_client
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def live_server(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[str]:
+    """The real app under uvicorn in a thread; yields its base URL."""
+    port = free_port()
+    app = create_app(settings.model_copy(update={"port": port}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("live server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
     app.state.engine.dispose()
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from tests.conftest import Account
 from tests.datasets_support import rows_bytes
-from tests.e2e.conftest import free_port
+from tests.helpers import free_port
 
 
 @pytest.fixture
