@@ -5,16 +5,25 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest
 
-.PHONY: install run test lint format migrate system-deps clean
+.PHONY: install lock run test lint format migrate system-deps clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch is pinned to the CPU build this machine has on disk (see DESIGN.md).
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	# Exact versions from the lock (torch is the CPU build this machine has on disk).
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve pyproject.toml in a throwaway venv and write the lock; review the diff, then test.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip==26.3
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	head -3 requirements.lock > requirements.lock.new
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' >> requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
 
 run: install
 	$(BIN)/rft serve

@@ -328,11 +328,13 @@ class JsonlValidator:
 
 
 def _json_problem(exc: Exception, line: bytes) -> str:
+    # UTF-8 is checked here, not read off the decoder's message: msgspec words it differently
+    # from one release to the next (0.23 raises DecodeError with a new text).
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as where:
+        return f"not valid UTF-8 (byte 0x{line[where.start]:02x} at column {where.start + 1})"
     if isinstance(exc, UnicodeDecodeError):
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError as where:
-            return f"not valid UTF-8 (byte 0x{line[where.start]:02x} at column {where.start + 1})"
         return "not valid UTF-8"
     message = str(exc).removeprefix("JSON is malformed: ")
     if message == "Input data was truncated":
