@@ -33,7 +33,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.services.jsonl import JsonlValidator
+from app.ingest.jsonl import JsonlValidator
 
 MB = 1e6
 CHUNK = 1024 * 1024

@@ -5,9 +5,9 @@ Everything here uses relative imports: inside the sandbox this package is mounte
 """
 
 from .contract import EvaluatorSpec, check_code, load_evaluator_spec
-from .models import EvaluateResult, Message, MetricResult, reward_function
 from .pool import EvaluatorPool
-from .templates import Template, get_template, list_templates
+from .results import EvaluateResult, Message, MetricResult, reward_function
+from .starters import Template, get_template, list_templates
 from .values import EntryPointInfo, EvaluatorCodeError, Metric, Sample, SampleResult
 
 __all__ = [

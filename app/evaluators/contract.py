@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from .entrypoints import detect_entry_point
-from .specs import needs_network, parse_spec_text, validate_grader
+from .grader_specs import needs_network, parse_spec_text, validate_grader
 from .values import EntryPointInfo, EvaluatorCodeError
 
 MAX_SOURCE_BYTES = 1 << 20

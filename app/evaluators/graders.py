@@ -1,4 +1,4 @@
-"""Run OpenAI grader specs inside the worker. Specs were validated by specs.validate_grader."""
+"""Run OpenAI grader specs inside the worker (validated before by grader_specs.validate_grader)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .formula import evaluate_formula, parse_formula
+from .grader_specs import render
 from .loader import exec_module
-from .specs import render
 from .textsim import METRICS
 from .validate import check_score, describe
 

@@ -19,10 +19,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .contract import EvaluatorSpec, load_evaluator_spec
-from .dispatch import Dispatch, Row
 from .protocol import Hello
 from .runtime import CACHE_SIZE
 from .sandbox import Launcher, Limits, WorkerProcess, next_uid
+from .scheduler import Dispatch, Row
 from .values import Sample, SampleResult
 
 log = logging.getLogger(__name__)

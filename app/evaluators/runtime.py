@@ -1,6 +1,6 @@
 """Load an evaluator and score rows with it — the part of the worker that touches user code.
 
-No sandboxing here: runner.py sets that up before anything in this module runs. Kept apart so
+No sandboxing here: sandbox_worker.py sets that up before any of this module runs. Kept apart so
 the same code scores rows in the sandbox and in-process (benchmarks, the serial baseline).
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from . import graders, models
+from . import graders, results
 from .capture import USER_FILENAME, OutputCapture, format_user_error, register_source
 from .loader import exec_module, forget_module
 from .rows import RowError, Turn, batch_arguments, split_row
@@ -51,14 +51,14 @@ def install_reward_kit() -> None:
     """Make `from reward_kit import reward_function, EvaluateResult, MetricResult` work."""
     package = types.ModuleType("reward_kit")
     for name in ("EvaluateResult", "MetricResult", "Message", "reward_function"):
-        setattr(package, name, getattr(models, name))
+        setattr(package, name, getattr(results, name))
     package.__path__ = []  # a package, so `reward_kit.models` can be imported too
     submodule = types.ModuleType("reward_kit.models")
     for name in ("EvaluateResult", "MetricResult", "Message"):
-        setattr(submodule, name, getattr(models, name))
+        setattr(submodule, name, getattr(results, name))
     package.models = submodule  # type: ignore[attr-defined]
     typed = types.ModuleType("reward_kit.typed_interface")
-    typed.reward_function = models.reward_function  # type: ignore[attr-defined]
+    typed.reward_function = results.reward_function  # type: ignore[attr-defined]
     sys.modules.update(
         {"reward_kit": package, "reward_kit.models": submodule, "reward_kit.typed_interface": typed}
     )

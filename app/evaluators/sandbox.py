@@ -10,7 +10,7 @@ Isolation with bubblewrap (`bwrap`):
     host's root, with capabilities over root-owned files. Instead the worker starts with only
     CAP_SETUID/CAP_SETGID and the runner switches to a host uid of its own (one per pool
     worker), so the kernel sees an unprivileged user: RLIMIT_NPROC counts per worker and file
-    permissions apply. The runner then sets rlimits and a seccomp filter (runner.py).
+    permissions apply. The runner then sets rlimits and a seccomp filter (sandbox_worker.py).
 Without bwrap the worker still gets rlimits, the uid switch (when root), seccomp and a clean
 environment, but sees the host file system: `isolation == "rlimits-only"`.
 """
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 SANDBOX_RUNTIME = "/opt/rft-runtime"
 SANDBOX_PACKAGE = "rft_evaluators"
-_RUNNER = "from {package}.runner import main; main()"
+_RUNNER = "from {package}.sandbox_worker import main; main()"
 _UIDS = itertools.count((os.getpid() % 4096) * 1024)
 _UID_BASE = 1_000_000
 _NETWORK_ETC = ("resolv.conf", "hosts", "nsswitch.conf", "gai.conf", "ssl", "ca-certificates")

@@ -7,7 +7,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from .models import EvaluateResult, MetricResult
+from .results import EvaluateResult, MetricResult
 from .values import Metric, SampleResult
 
 

@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session, SessionTransaction
 from app.core.config import Settings
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.storage import Storage
+from app.ingest import files as dataset_files
+from app.ingest.files import RowRef
+from app.ingest.jsonl import Tally
+from app.ingest.uploads import StagedUpload
 from app.models import Dataset, User
 from app.schemas.dataset import DatasetUploadForm
-from app.services import dataset_files
-from app.services.dataset_files import RowRef
-from app.services.jsonl import Tally
-from app.services.uploads import StagedUpload
 
 log = logging.getLogger("rft.datasets")
 

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.storage import Storage, staging_dir
+from app.ingest.uploads import stage_bytes
 from app.models import Dataset, User
 from app.schemas.dataset import DatasetUploadForm
 from app.services import datasets, evaluators
-from app.services.uploads import stage_bytes
 
 DEMO_MODEL = "rft-demo-tiny"
 STALE_SECONDS = 300  # a build reports progress every few seconds

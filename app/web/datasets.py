@@ -12,9 +12,9 @@ from app.api.deps import SessionDep, SettingsDep
 from app.api.routes.datasets import StorageDep, create_from_request
 from app.core.errors import is_htmx
 from app.core.storage import describe_bytes
+from app.ingest.files import RowRef, decode_row
 from app.models import Dataset, User
 from app.services import datasets
-from app.services.dataset_files import RowRef, decode_row
 from app.web.deps import PageUser
 from app.web.templating import render, templates
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli.main import cli
 from tests.conftest import Account
 from tests.datasets_support import rows_bytes
 from tests.helpers import free_port

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.core.db import transaction
 from app.core.storage import Storage, staging_dir
+from app.ingest.jsonl import JsonlValidator
+from app.ingest.uploads import StagedUpload
 from app.schemas.dataset import DatasetUploadForm
 from app.services import datasets, demo, evaluators, users
-from app.services.jsonl import JsonlValidator
-from app.services.uploads import StagedUpload
 
 pytestmark = pytest.mark.e2e
 

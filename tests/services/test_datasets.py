@@ -18,10 +18,10 @@ from app.core.config import Settings
 from app.core.db import transaction
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.storage import Storage, staging_dir
+from app.ingest.uploads import StagedUpload, stage_bytes
 from app.models import Dataset, User
 from app.schemas.dataset import DatasetUploadForm
 from app.services import datasets
-from app.services.uploads import StagedUpload, stage_bytes
 from tests.conftest import Account
 
 

@@ -16,6 +16,8 @@ from app.api.deps import CurrentUser, SessionDep, SettingsDep
 from app.core.config import Settings
 from app.core.errors import InvalidInput
 from app.core.storage import Storage, staging_dir
+from app.ingest import uploads
+from app.ingest.uploads import StagedUpload
 from app.models import Dataset, User
 from app.schemas.common import Page
 from app.schemas.dataset import (
@@ -24,8 +26,7 @@ from app.schemas.dataset import (
     DatasetSplitCreate,
     DatasetSplitPair,
 )
-from app.services import datasets, uploads
-from app.services.uploads import StagedUpload
+from app.services import datasets
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
 

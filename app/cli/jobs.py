@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from app.cli_http import ApiKey, ApiUrl, AsJson, call, client, fail, sse_events
+from app.cli.http import ApiKey, ApiUrl, AsJson, call, client, fail, sse_events
 
 jobs_cli = typer.Typer(
     help="Fine-tuning jobs (GRPO + LoRA) over the HTTP API.", no_args_is_help=True

@@ -2,7 +2,7 @@
 
 Feed the file in chunks of any size (they need not end on a line), then call ``finish()``.
 Each line is parsed with msgspec (UTF-8 checked, JSON types kept) and checked against the row
-rules of ``jsonl_rows`` (most rows through the typed fast path of ``jsonl_shapes``). A valid
+rules of ``rows`` (most rows through the typed fast path of ``shapes``). A valid
 row's place in the file goes to the index file as it is found, so memory holds one chunk plus
 one line, whatever the file's size.
 
@@ -28,7 +28,7 @@ from typing import IO, Any
 import msgspec
 
 from app.core.storage import describe_bytes
-from app.services.jsonl_rows import (
+from app.ingest.rows import (
     ANSWER_FLAG,
     JSON_TYPES,
     MESSAGES,
@@ -37,7 +37,7 @@ from app.services.jsonl_rows import (
     check_prompt,
     row_format,
 )
-from app.services.jsonl_shapes import ABSENT, Shapes
+from app.ingest.shapes import ABSENT, Shapes
 
 MAX_ERRORS = 100
 MAX_WARNINGS = 100

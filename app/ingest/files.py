@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from app.core.storage import Storage
-from app.services.jsonl import (
+from app.ingest.jsonl import (
     RECORD_BYTES,
     RECORD_WORDS,
     TOKEN_MASK,

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from app.cli_datasets import datasets_cli
-from app.cli_evaluators import evaluators_cli
-from app.cli_jobs import jobs_cli
+from app.cli.datasets import datasets_cli
+from app.cli.evaluators import evaluators_cli
+from app.cli.jobs import jobs_cli
 from app.core.checks import SettingError
 from app.core.checks import load as load_settings
 from app.core.config import Settings
@@ -43,7 +43,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address (default: RFT_HOST).")] = None,
 ) -> None:
     """Start the web app and, in embedded mode, one worker. Prints a one-time login URL."""
-    from app.serve import serve as run_server
+    from app.cli.serve import serve as run_server
 
     run_server(_settings(port=port, host=host))
 
@@ -87,7 +87,7 @@ def _recover_jobs_when_ready(settings: Settings, celery: Celery) -> None:
 @cli.command()
 def migrate() -> None:
     """Bring the database schema up to date (`rft serve` does this on start)."""
-    from app.serve import prepare
+    from app.cli.serve import prepare
 
     settings = _settings()
     prepare(settings)
@@ -99,7 +99,7 @@ def login(
     user: Annotated[str | None, typer.Option(help="Sign in as this user (default: admin).")] = None,
 ) -> None:
     """Print a fresh one-time login URL."""
-    from app.serve import login_url, prepare
+    from app.cli.serve import login_url, prepare
 
     settings = _settings()
     prepare(settings)
@@ -113,7 +113,7 @@ def demo_command(
     """Build the demo model locally and give the admin the demo dataset, evaluator and job."""
     from rich.progress import Progress
 
-    from app.serve import prepare, seed_demo
+    from app.cli.serve import prepare, seed_demo
     from app.services.demo import DEMO_MODEL
     from worker.training.demo_model import build_with_status
 
@@ -141,8 +141,8 @@ def keys_create(
     ] = None,
 ) -> None:
     """Create an API key and print it (shown once; only its hash is stored)."""
+    from app.cli.serve import prepare
     from app.core.db import make_engine, make_session_factory, transaction
-    from app.serve import prepare
     from app.services import api_keys, users
 
     settings = _settings()

@@ -10,8 +10,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.services import jsonl
-from app.services.jsonl import JsonlValidator, Report, unpack_records
+from app.ingest import jsonl
+from app.ingest.jsonl import JsonlValidator, Report, unpack_records
 
 GOOD = b'{"messages": [{"role": "user", "content": "2+2?"}], "ground_truth": "4"}'
 
@@ -270,7 +270,7 @@ class TestFastPath:
         fast = validate(data)
         assert fast[0].ok and fast[0].rows == 48
         assert len(slow_rows) == 2 + 2 * 8  # two new names, then tool calls and text parts
-        monkeypatch.setattr("app.services.jsonl_shapes.MAX_NAMES", 0)
+        monkeypatch.setattr("app.ingest.shapes.MAX_NAMES", 0)
         slow_rows.clear()
         assert validate(data) == fast
         assert len(slow_rows) == 48

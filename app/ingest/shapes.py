@@ -18,7 +18,7 @@ from typing import Any, Literal
 import msgspec
 from msgspec.structs import astuple
 
-from app.services.jsonl_rows import MESSAGES, PROMPT, tokens_of, with_answer
+from app.ingest.rows import MESSAGES, PROMPT, tokens_of, with_answer
 
 MAX_NAMES = 64  # a file with more field names than this checks new ones on the slow path
 

@@ -8,7 +8,7 @@
 - prompt (Predibase): ``{"prompt": "...", ...extra}`` with a non-empty string.
 
 Every other field is kept as it is. The checks run once per row on a hot path: plain type
-tests, an exception only for a bad row. (Most rows never get here: see ``jsonl_shapes``.)
+tests, an exception only for a bad row. (Most rows never get here: see ``shapes``.)
 """
 
 from __future__ import annotations

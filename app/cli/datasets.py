@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_http import ApiKey, ApiUrl, AsJson, call, client
+from app.cli.http import ApiKey, ApiUrl, AsJson, call, client
 
 if TYPE_CHECKING:
     pass

@@ -21,7 +21,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.core.errors import InvalidInput, PayloadTooLarge
 from app.core.storage import describe_bytes
-from app.services.jsonl import JsonlValidator, Report
+from app.ingest.jsonl import JsonlValidator, Report
 
 BLOCK_BYTES = 1024 * 1024
 FRAMING_ALLOWANCE = 64 * 1024  # multipart headers and the small text fields

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.cli_http import ApiKey, ApiUrl, AsJson, call, client, fail, sse_events
+from app.cli.http import ApiKey, ApiUrl, AsJson, call, client, fail, sse_events
 
 if TYPE_CHECKING:
     import httpx
