@@ -14,12 +14,12 @@ from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
 from app.core.paths import STATIC_DIR
 from app.services.evaluator_preview import SharedPool
+from app.tasks import make_client
 from app.web import auth, pages
 from app.web import datasets as web_datasets
 from app.web import evaluations as web_evaluations
 from app.web import jobs as web_jobs
 from app.web import keys as web_keys
-from worker.celery_app import make_celery
 
 
 @asynccontextmanager
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(app.state.engine)
     # Services that need more than the session (dataset storage) find the settings here.
     app.state.session_factory.configure(info={"settings": settings})
-    app.state.celery = make_celery(settings)
+    app.state.celery = make_client(settings)
     app.state.evaluator_pool = SharedPool(settings)  # started by the first evaluator preview
 
     install_error_handlers(app)

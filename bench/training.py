@@ -27,6 +27,7 @@ from app.core.migrate import upgrade
 from app.models import JobEvent
 from app.schemas.job_params import parse_job_request
 from app.services import demo, jobs, users
+from app.tasks import EvaluatorPin, JobSpec
 from worker.training.data import trainer_rows
 from worker.training.demo_model import build_with_status
 from worker.training.runner import run_job
@@ -34,7 +35,7 @@ from worker.training.spec import Hardware, grpo_arguments, lora_arguments
 from worker.training.trainer import load_model, prompt_tokens
 
 
-def bare_trl(settings: Settings, spec: dict, rows: list[dict], work: Path) -> float:
+def bare_trl(settings: Settings, spec: JobSpec, rows: list[dict], work: Path) -> float:
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
     from transformers import PrinterCallback
@@ -45,7 +46,7 @@ def bare_trl(settings: Settings, spec: dict, rows: list[dict], work: Path) -> fl
     model = get_peft_model(model, LoraConfig(**lora_arguments(spec)))
     data = trainer_rows(rows)
     args = grpo_arguments(spec, str(work), prompt_tokens(tokenizer, data), hardware)
-    args["save_steps"] = spec["training"]["max_steps"]
+    args["save_steps"] = spec.training.max_steps
 
     def reward(prompts, completions, row_json, **_):  # the demo evaluator, in-process
         truths = [json.loads(r)["ground_truth"] for r in row_json]
@@ -93,7 +94,10 @@ def main() -> None:
     request = demo.job_request(resources)
     request["validation_dataset_id"] = None
     request["training"].update(max_steps=steps, save_steps=steps, eval_steps=steps)
-    spec = parse_job_request(request).model_dump(mode="json")
+    parsed = parse_job_request(request)
+    code = demo.EVALUATOR_CODE
+    pin = EvaluatorPin(id=0, name="demo", version=1, weight=1.0, code=code)
+    spec = JobSpec(training=parsed.training, rollout=parsed.rollout, evaluators=[pin])
     rows = demo.addition_rows(2000, seed=0)
     bare, job = [], []
     for i in range(rounds):  # interleaved, so drift in machine load hits both alike
@@ -103,7 +107,7 @@ def main() -> None:
     b, j = statistics.median(bare), statistics.median(job)
     machine = f"{platform.machine()}, {platform.processor() or 'cpu'}"
     print(f"machine: {machine}, python {platform.python_version()}")
-    n = spec["rollout"]["n"]
+    n = spec.rollout.n
     per_step = grpo_arguments(spec, str(root), 22, Hardware.detect())["per_device_train_batch_size"]
     print(f"steps per run: {steps} ({per_step // n} prompts x {n} completions)")
     print(f"bare TRL: {1000 * b / steps:.1f} ms/step")

@@ -14,7 +14,7 @@ from celery import Celery
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory, transaction
 from app.services import job_records
-from worker.dispatch import enqueue_job
+from app.tasks import enqueue_job
 
 log = logging.getLogger("rft.recovery")
 

@@ -1,51 +1,53 @@
-"""Celery tasks: thin wrappers that take ids and call worker code."""
+"""Celery tasks: thin wrappers that validate their payload (app.tasks) and call worker code."""
 
 from __future__ import annotations
 
-import os
-import socket
-import time
 from typing import Any
 
 from celery import shared_task
 
 from app.core.config import Settings
+from app.tasks import (
+    DEMO_TASK,
+    PING_TASKS,
+    PREFLIGHT_TASK,
+    TRAIN_TASK,
+    BuildDemoModel,
+    Ping,
+    PreflightRequest,
+    TrainJob,
+    pong_now,
+)
 
 
-def _pong(sent_at: float) -> dict[str, object]:
-    return {
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
-        "received_after_ms": round((time.time() - sent_at) * 1000, 1),
-    }
+@shared_task(name=PING_TASKS["cpu"])
+def ping_cpu(payload: dict[str, Any]) -> dict[str, Any]:
+    return pong_now(Ping.model_validate(payload)).model_dump(mode="json")
 
 
-@shared_task(name="rft.ping.cpu")
-def ping_cpu(sent_at: float) -> dict[str, object]:
-    return _pong(sent_at)
+@shared_task(name=PING_TASKS["gpu"])
+def ping_gpu(payload: dict[str, Any]) -> dict[str, Any]:
+    return pong_now(Ping.model_validate(payload)).model_dump(mode="json")
 
 
-@shared_task(name="rft.ping.gpu")
-def ping_gpu(sent_at: float) -> dict[str, object]:
-    return _pong(sent_at)
-
-
-@shared_task(name="rft.jobs.train")
-def train_job(job_id: int) -> str:
+@shared_task(name=TRAIN_TASK)
+def train_job(payload: dict[str, Any]) -> str:
     from worker.training.runner import run_job
 
-    return run_job(job_id, Settings())
+    return run_job(TrainJob.model_validate(payload).job_id, Settings())
 
 
-@shared_task(name="rft.jobs.preflight")
-def preflight_job(plan: dict[str, Any]) -> dict[str, Any]:
+@shared_task(name=PREFLIGHT_TASK)
+def preflight_job(payload: dict[str, Any]) -> dict[str, Any]:
     from worker.training.preflight import run_preflight
 
-    return run_preflight(plan, Settings())
+    report = run_preflight(PreflightRequest.model_validate(payload), Settings())
+    return report.model_dump(mode="json")
 
 
-@shared_task(name="rft.demo.build")
-def build_demo_model() -> str:
-    from app.services.demo import DEMO_MODEL
+@shared_task(name=DEMO_TASK)
+def build_demo_model(payload: dict[str, Any]) -> str:
     from worker.training.demo_model import build_with_status
 
-    return str(build_with_status(Settings().models_path, DEMO_MODEL))
+    request = BuildDemoModel.model_validate(payload)
+    return str(build_with_status(Settings().models_path, request.name))

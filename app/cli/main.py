@@ -55,7 +55,8 @@ def worker(
 ) -> None:
     """Run a Celery worker for training jobs (gpu) and evaluator/deployment work (cpu)."""
     from app.core import checks
-    from worker.celery_app import QUEUES, make_celery
+    from app.tasks import QUEUES
+    from worker.celery_app import make_celery
 
     names = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = sorted(set(names) - set(QUEUES))

@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 from rich.console import Console
 
+from app import tasks
 from app.core import checks
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory, transaction
@@ -69,10 +70,7 @@ def request_demo_model(settings: Settings) -> None:
     """Have a worker build the demo model in the background (progress on the dashboard)."""
     if demo.model_status(settings)["state"] in ("ready", "building"):
         return
-    from worker.celery_app import make_celery
-    from worker.dispatch import DEMO_TASK
-
-    make_celery(settings).send_task(DEMO_TASK)
+    tasks.request_demo_model(tasks.make_client(settings), demo.DEMO_MODEL)
 
 
 def _die_with_parent() -> None:

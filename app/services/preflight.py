@@ -7,37 +7,40 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.orm import Session
 
+from app import tasks
 from app.core.config import Settings
 from app.core.errors import Unavailable
 from app.models import User
 from app.schemas.job_params import JobCreate
 from app.services import base_models, jobs
-from worker.dispatch import PREFLIGHT_TASK
 
 PROMPTS = 8
 TIMEOUT_SECONDS = 300.0
 
 
-def plan(session: Session, settings: Settings, owner: User, request: JobCreate) -> dict[str, Any]:
+def plan(
+    session: Session, settings: Settings, owner: User, request: JobCreate
+) -> tasks.PreflightRequest:
     model = base_models.get_model(settings, request.base_model)
     dataset = jobs.owned_dataset(session, owner, request.dataset_id, "dataset_id")
-    return {
-        "owner_id": owner.id,
-        "base_model": model.name,
-        "dataset_id": dataset.id,
-        "evaluators": jobs.pin_evaluators(session, owner, request.evaluators),
-        "rollout": request.rollout.model_dump(mode="json"),
-        "prompts": PROMPTS,
-    }
+    return tasks.PreflightRequest(
+        owner_id=owner.id,
+        base_model=model.name,
+        dataset_id=dataset.id,
+        evaluators=jobs.pin_evaluators(session, owner, request.evaluators),
+        rollout=request.rollout,
+        prompts=PROMPTS,
+    )
 
 
-def run(celery: Celery, plan: dict[str, Any], timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
-    result = celery.send_task(PREFLIGHT_TASK, args=[plan], expires=timeout)
+def run(
+    celery: Celery, plan: tasks.PreflightRequest, timeout: float = TIMEOUT_SECONDS
+) -> dict[str, Any]:
     try:
-        report: dict[str, Any] = result.get(timeout=timeout, interval=0.1)
+        report = tasks.request_preflight(celery, plan, timeout)
     except Exception as exc:
         raise Unavailable(
             f"The pre-flight check got no answer from a worker within {timeout:g} s",
             [{"field": "worker", "message": f"{type(exc).__name__}: {exc}".splitlines()[0]}],
         ) from exc
-    return report
+    return report.model_dump(mode="json")

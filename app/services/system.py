@@ -10,6 +10,7 @@ from celery import Celery
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app import tasks
 from app.core.config import Settings
 from app.core.errors import Unavailable
 from app.schemas.system import ComponentHealth, WorkerPong
@@ -41,13 +42,13 @@ def ping_workers(celery: Celery, queues: tuple[str, ...], timeout: float) -> lis
     pending: list[tuple[str, Any, float]] = []
     for queue in queues:
         sent = time.time()
-        pending.append(
-            (queue, celery.send_task(f"rft.ping.{queue}", args=[sent], expires=timeout), sent)
-        )
+        pending.append((queue, tasks.send_ping(celery, queue, expires=timeout), sent))
     pongs = []
     for queue, result, sent in pending:
         try:
-            answer = result.get(timeout=timeout, interval=0.05, propagate=True)
+            answer = tasks.Pong.model_validate(
+                result.get(timeout=timeout, interval=0.05, propagate=True)
+            )
         except Exception as exc:
             raise Unavailable(
                 f"No worker answered on queue {queue!r} within {timeout:g} s",
@@ -57,7 +58,7 @@ def ping_workers(celery: Celery, queues: tuple[str, ...], timeout: float) -> lis
         pongs.append(
             WorkerPong(
                 queue=queue,
-                worker=str(answer["worker"]),
+                worker=answer.worker,
                 round_trip_ms=round((time.time() - sent) * 1000, 1),
             )
         )

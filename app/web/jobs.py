@@ -10,9 +10,9 @@ from app.core.errors import is_htmx
 from app.schemas.job import JobPublic
 from app.schemas.job_params import parse_job_request
 from app.services import demo, jobs
+from app.tasks import enqueue_job
 from app.web.deps import PageUser
 from app.web.templating import render
-from worker.dispatch import enqueue_job
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse
 from app.api.deps import SessionDep, SettingsDep
 from app.core.errors import DomainError
 from app.services import demo, job_records, system
+from app.tasks import QUEUES
 from app.web.deps import PageUser
 from app.web.templating import render
-from worker.celery_app import QUEUES
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,12 +7,13 @@ from typing import Any
 import pytest
 
 from app.schemas.job_params import parse_job_request
+from app.tasks import EvaluatorPin, JobSpec
 from worker.training.spec import Hardware, grpo_arguments, lora_arguments, trackers
 
 CPU = Hardware(cuda=False, bf16=False, vllm=False)
 
 
-def spec(**training: Any) -> dict[str, Any]:
+def spec(**training: Any) -> JobSpec:
     body = {
         "base_model": "m",
         "dataset_id": 1,
@@ -25,7 +26,9 @@ def spec(**training: Any) -> dict[str, Any]:
             "extra_body": '{"repetition_penalty": 1.1}',
         },
     }
-    return parse_job_request(body).model_dump(mode="json")
+    request = parse_job_request(body)
+    pin = EvaluatorPin(id=1, name="e", version=1, weight=1.0, code="def evaluate(row, c): ...")
+    return JobSpec(training=request.training, rollout=request.rollout, evaluators=[pin])
 
 
 def test_token_batch_becomes_prompts_per_step() -> None:

@@ -8,9 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
+from app.tasks import QUEUES, ROUTES
 from tests.conftest import Account
 from tests.helpers import start_rft
-from worker.celery_app import QUEUES, ROUTES, make_celery
+from worker.celery_app import make_celery
 
 pytestmark = pytest.mark.embedded
 

@@ -13,6 +13,7 @@ from app.core.storage import Storage
 from app.evaluators import EvaluatorPool
 from app.models import Dataset
 from app.services import base_models, datasets
+from app.tasks import PreflightReport, PreflightRequest
 from worker.training.data import prompt_text, split_row
 from worker.training.rewards import RewardHub
 from worker.training.spec import Hardware
@@ -59,13 +60,14 @@ def verdict(mean: float, zero_std: float, invalid: float) -> tuple[str, str]:
     return "ready", "rewards vary within groups: GRPO has a learning signal"
 
 
-def run_preflight(plan: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    model_info = base_models.get_model(settings, plan["base_model"])
-    rows = _prompts(settings, plan["dataset_id"], plan["prompts"])
-    rollout, n = plan["rollout"], plan["rollout"]["n"]
+def run_preflight(plan: PreflightRequest, settings: Settings) -> PreflightReport:
+    model_info = base_models.get_model(settings, plan.base_model)
+    rows = _prompts(settings, plan.dataset_id, plan.prompts)
+    rollout, n = plan.rollout, plan.rollout.n
     model, tokenizer = load_model(model_info.path, Hardware.detect())
     with EvaluatorPool(timeout_s=settings.evaluator_timeout_seconds) as pool:
-        hub = RewardHub(pool, plan["evaluators"], tenant=f"user-{plan['owner_id']}")
+        evaluators = [e.model_dump() for e in plan.evaluators]
+        hub = RewardHub(pool, evaluators, tenant=f"user-{plan.owner_id}")
         validator = Validator(hub, tokenizer, [], rollout)
         groups, examples, invalid, total = [], [], 0, 0
         for row in rows:
@@ -90,14 +92,16 @@ def run_preflight(plan: dict[str, Any], settings: Settings) -> dict[str, Any]:
     zero_std = sum(1 for g in groups if len(set(g)) <= 1) / max(1, len(groups))
     invalid_frac = invalid / max(1, total)
     code, advice = verdict(mean, zero_std, invalid_frac)
-    return {
-        "prompts": len(rows),
-        "n": n,
-        "reward_mean": mean,
-        "reward_std": std,
-        "frac_reward_zero_std": zero_std,
-        "evaluator_error_rate": invalid_frac,
-        "verdict": code,
-        "advice": advice,
-        "examples": examples[:5],
-    }
+    return PreflightReport.model_validate(
+        {
+            "prompts": len(rows),
+            "n": n,
+            "reward_mean": mean,
+            "reward_std": std,
+            "frac_reward_zero_std": zero_std,
+            "evaluator_error_rate": invalid_frac,
+            "verdict": code,
+            "advice": advice,
+            "examples": examples[:5],
+        }
+    )

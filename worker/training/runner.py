@@ -23,6 +23,7 @@ from app.core.storage import Storage
 from app.evaluators import EvaluatorPool
 from app.models import Dataset, Job
 from app.services import base_models, datasets, job_records
+from app.tasks import JobSpec
 from worker.training.data import split_row, trainer_rows
 from worker.training.recorder import Recorder
 
@@ -34,7 +35,7 @@ VALIDATION_ROWS = 64
 class JobContext:
     job_id: int
     owner_id: int
-    spec: dict[str, Any]
+    spec: JobSpec
     model_path: Path
     train_rows: list[dict[str, Any]]
     validation_rows: list[dict[str, Any]]
@@ -79,7 +80,7 @@ def load_context(session: Session, settings: Settings, storage: Storage, job: Jo
     return JobContext(
         job_id=job.id,
         owner_id=job.owner_id,
-        spec=dict(job.spec),
+        spec=JobSpec.model_validate(job.spec),
         model_path=model.path,
         train_rows=trainer_rows(train),
         validation_rows=validation,

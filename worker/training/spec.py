@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.tasks import JobSpec
+
 
 @dataclass(frozen=True)
 class Hardware:
@@ -52,31 +54,31 @@ def trackers(requested: str) -> tuple[list[str], list[str]]:
 
 
 def grpo_arguments(
-    spec: dict[str, Any],
+    spec: JobSpec,
     output_dir: str,
     prompt_tokens: int,
     hardware: Hardware,
     seed: int = 0,
     report_to: list[str] | None = None,
 ) -> dict[str, Any]:
-    training, rollout = spec["training"], spec["rollout"]
-    n = rollout["n"]
-    prompts = prompts_per_step(training["batch_size"], n, prompt_tokens, rollout["max_tokens"])
+    training, rollout = spec.training, spec.rollout
+    n = rollout.n
+    prompts = prompts_per_step(training.batch_size, n, prompt_tokens, rollout.max_tokens)
     args: dict[str, Any] = {
         "output_dir": output_dir,
-        "num_train_epochs": training["epochs"],
-        "max_steps": training["max_steps"] or -1,
-        "learning_rate": training["learning_rate"],
-        "lr_scheduler_type": training.get("lr_scheduler", "linear"),
+        "num_train_epochs": training.epochs,
+        "max_steps": training.max_steps or -1,
+        "learning_rate": training.learning_rate,
+        "lr_scheduler_type": training.lr_scheduler,
         "per_device_train_batch_size": prompts * n,
         "num_generations": n,
-        "max_completion_length": rollout["max_tokens"],
-        "temperature": rollout["temperature"],
-        "top_p": rollout["top_p"],
-        "top_k": rollout["top_k"],
-        "generation_kwargs": dict(rollout.get("extra_body") or {}) or None,
-        "loss_type": training["loss_type"],
-        "beta": training["beta"],
+        "max_completion_length": rollout.max_tokens,
+        "temperature": rollout.temperature,
+        "top_p": rollout.top_p,
+        "top_k": rollout.top_k,
+        "generation_kwargs": dict(rollout.extra_body) or None,
+        "loss_type": training.loss_type,
+        "beta": training.beta,
         "logging_steps": 1,
         "save_strategy": "steps",
         "save_total_limit": None,
@@ -94,8 +96,8 @@ def grpo_arguments(
     return args
 
 
-def lora_arguments(spec: dict[str, Any]) -> dict[str, Any]:
-    rank = spec["training"]["lora_rank"]
+def lora_arguments(spec: JobSpec) -> dict[str, Any]:
+    rank = spec.training.lora_rank
     return {
         "r": rank,
         "lora_alpha": 2 * rank,

@@ -90,18 +90,19 @@ def train(
     phase("loading the base model")
     model, tokenizer = load_model(context.model_path, hardware)
     model = get_peft_model(model, LoraConfig(**lora_arguments(spec)))
-    hub = RewardHub(pool, spec["evaluators"], tenant=f"user-{context.owner_id}", recorder=recorder)
+    tenant = f"user-{context.owner_id}"
+    hub = RewardHub(pool, spec.evaluator_dicts, tenant=tenant, recorder=recorder)
     resume = _local_checkpoint(storage, context.resume_key, work) if context.resume_key else None
     if resume is not None:
         recorder.event("resumed", {"step": context.resume_step})
-    elif spec["training"]["sft_warmup_epochs"]:
+    elif spec.training.sft_warmup_epochs:
         phase("warming up on reference answers (SFT)")
         steps = sft_warmup(
             model,
             tokenizer,
             context.train_rows,
-            spec["training"]["sft_warmup_epochs"],
-            spec["training"]["learning_rate"],
+            spec.training.sft_warmup_epochs,
+            spec.training.learning_rate,
         )
         recorder.event("sft_warmup", {"steps": steps})
 
@@ -116,9 +117,9 @@ def train(
     config = GRPOConfig(**arguments)
     dataset = Dataset.from_list(context.train_rows)
     total = _total_steps(config, len(dataset))
-    config.save_steps = every(total, spec["training"]["save_steps"])
+    config.save_steps = every(total, spec.training.save_steps)
     validator = (
-        Validator(hub, tokenizer, context.validation_rows, spec["rollout"])
+        Validator(hub, tokenizer, context.validation_rows, spec.rollout)
         if context.validation_rows
         else None
     )
@@ -126,7 +127,7 @@ def train(
         recorder,
         hub,
         validator,
-        every(total, spec["training"]["eval_steps"]),
+        every(total, spec.training.eval_steps),
         on_checkpoint=_checkpoint_saver(recorder, storage, context.job_id),
     )
     trainer = GRPOTrainer(

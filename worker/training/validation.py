@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.schemas.job_params import RolloutParams
 from worker.training.rewards import RewardHub
 
 
@@ -13,7 +14,7 @@ class Validator:
         hub: RewardHub,
         tokenizer: Any,
         rows: list[dict[str, Any]],
-        rollout: dict[str, Any],
+        rollout: RolloutParams,
         batch_size: int = 16,
     ) -> None:
         self.hub, self.tokenizer, self.rows = hub, tokenizer, rows
@@ -34,15 +35,15 @@ class Validator:
         import torch
 
         batch = self._encode(prompts).to(model.device)
-        top_k = self.rollout["top_k"] or None
+        top_k = self.rollout.top_k or None
         with torch.no_grad():
             output = model.generate(
                 **batch,
                 do_sample=True,
-                temperature=self.rollout["temperature"],
-                top_p=self.rollout["top_p"],
+                temperature=self.rollout.temperature,
+                top_p=self.rollout.top_p,
                 top_k=top_k,
-                max_new_tokens=self.rollout["max_tokens"],
+                max_new_tokens=self.rollout.max_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
             )
         new_tokens = output[:, batch["input_ids"].shape[1] :]

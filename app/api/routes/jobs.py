@@ -22,7 +22,7 @@ from app.schemas.job import (
 )
 from app.schemas.job_params import JobCreate, parse_job_request
 from app.services import base_models, jobs, preflight
-from worker.dispatch import enqueue_job
+from app.tasks import enqueue_job
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 JOB_BODY = {

@@ -8,7 +8,7 @@ from app.api.deps import CurrentUser, SessionDep, SettingsDep
 from app.schemas.common import Page
 from app.schemas.system import Health, WorkerPong
 from app.services import system
-from worker.celery_app import QUEUES
+from app.tasks import QUEUES
 
 router = APIRouter(tags=["system"])
 
