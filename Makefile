@@ -41,6 +41,7 @@ lint: install
 	$(BIN)/ruff check app worker tests bench migrations
 	$(BIN)/ruff format --check app worker tests bench migrations
 	$(BIN)/mypy app worker
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix app worker tests bench migrations

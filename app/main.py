@@ -20,6 +20,7 @@ from app.web import datasets as web_datasets
 from app.web import evaluations as web_evaluations
 from app.web import jobs as web_jobs
 from app.web import keys as web_keys
+from app.web.templating import render_error
 
 
 @asynccontextmanager
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.celery = make_client(settings)
     app.state.evaluator_pool = SharedPool(settings)  # started by the first evaluator preview
 
-    install_error_handlers(app)
+    install_error_handlers(app, render_page=render_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
     routers += [evaluator_tests.router]

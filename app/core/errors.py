@@ -8,6 +8,7 @@ Nothing ever sends a traceback to a client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -70,15 +71,13 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def error_response(
-    request: Request, status: int, detail: str, errors: list[dict[str, Any]] | None = None
-) -> Response:
-    errors = errors or []
-    if wants_json(request):
-        return JSONResponse({"detail": detail, "errors": errors}, status_code=status)
-    from app.web.templating import render_error
+# How a page (not an API client) is shown an error: registered by app.main from app.web, so
+# this module knows nothing of templates.
+PageRenderer = Callable[[Request, int, str, list[dict[str, Any]]], Response]
 
-    return render_error(request, status, detail, errors)
+
+def _json_error(status: int, detail: str, errors: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"detail": detail, "errors": errors}, status_code=status)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -96,7 +95,17 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None) -> None:
+    """JSON for API clients; ``render_page`` (an error page or htmx fragment) for browsers."""
+
+    def error_response(
+        request: Request, status: int, detail: str, errors: list[dict[str, Any]] | None = None
+    ) -> Response:
+        errors = errors or []
+        if render_page is None or wants_json(request):
+            return _json_error(status, detail, errors)
+        return render_page(request, status, detail, errors)
+
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
         return error_response(request, exc.status_code, exc.detail, exc.errors)

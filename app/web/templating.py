@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from app.core.errors import is_htmx
 from app.core.paths import TEMPLATES_DIR
 
 VENDOR = {
@@ -55,8 +56,6 @@ def render(
 def render_error(
     request: Request, status: int, detail: str, errors: list[dict[str, Any]]
 ) -> HTMLResponse:
-    from app.core.errors import is_htmx
-
     if is_htmx(request):
         # htmx swaps only 2xx by default; the fragment goes to the page's error region.
         return render(

@@ -13,9 +13,9 @@ from app.core.storage import Storage
 from app.evaluators import EvaluatorPool
 from app.services import job_records
 from worker.training.callbacks import JobCallback
+from worker.training.context import JobContext, Phase, Watchdog
 from worker.training.recorder import Recorder
 from worker.training.rewards import RewardHub
-from worker.training.runner import JobContext, Phase, Watchdog
 from worker.training.spec import Hardware, every, grpo_arguments, lora_arguments, trackers
 from worker.training.validation import Validator
 from worker.training.warmup import sft_warmup
