@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,9 +73,26 @@ def test_lora_rank_and_targets() -> None:
 
 
 def test_trackers_not_installed_are_reported() -> None:
+    wandb_installed = importlib.util.find_spec("wandb") is not None
     usable, missing = trackers("tensorboardX-nope, wandb")
     assert "tensorboardx-nope" in missing
-    assert usable == [] or usable == ["wandb"]
+    assert usable == (["wandb"] if wandb_installed else [])
+    assert ("wandb" in missing) is not wandb_installed
+
+
+def test_arguments_build_trl_and_peft_configs(tmp_path: Path) -> None:
+    """The mapping is accepted by the libraries themselves, and says what the user set."""
+    from peft import LoraConfig
+    from trl import GRPOConfig
+
+    job = spec(batch_size=8 * (36 + 64) * 4, max_steps=50, lora_rank=16, loss_type="dr_grpo")
+    config = GRPOConfig(**grpo_arguments(job, str(tmp_path), 36, CPU))
+    assert config.per_device_train_batch_size == 32 and config.num_generations == 8
+    assert config.max_steps == 50 and config.loss_type == "dr_grpo"
+    assert config.max_completion_length == 64 and config.temperature == job.rollout.temperature
+    assert config.generation_kwargs == {"repetition_penalty": 1.1}
+    lora = LoraConfig(**lora_arguments(job))
+    assert lora.r == 16 and lora.lora_alpha == 32 and lora.target_modules == "all-linear"
 
 
 @pytest.mark.gpu

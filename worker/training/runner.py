@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import traceback
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +19,7 @@ from app.core.storage import Storage
 from app.evaluators import EvaluatorPool
 from app.models import Job
 from app.services import job_records
+from worker.training.causes import human_cause
 from worker.training.context import Phase, load_context
 from worker.training.recorder import Recorder
 from worker.training.trainer import preload, train
@@ -27,12 +29,6 @@ log = logging.getLogger("rft.training")
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def human_cause(phase: str, exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    return f"failed while {phase}: {type(exc).__name__}: {first}".rstrip(": ")
 
 
 def run_job(job_id: int, settings: Settings, *, exit_on_stall: bool = True) -> str:
@@ -79,6 +75,8 @@ def _run_claimed(
     except Exception as exc:
         log.exception("job %s failed while %s", job_id, phase.name)
         cause = human_cause(phase.name, exc)
+        # The cause is the summary; the library's own words stay in the job's log.
+        recorder.log(recorder.step, "error", "training", traceback.format_exc()[-20_000:])
     finally:
         pool.close()
         recorder.stop()

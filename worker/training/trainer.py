@@ -13,6 +13,7 @@ from app.core.storage import Storage
 from app.evaluators import EvaluatorPool
 from app.services import job_records
 from worker.training.callbacks import JobCallback
+from worker.training.causes import NoTrainingStep, no_step_cause
 from worker.training.context import JobContext, Phase, Watchdog
 from worker.training.recorder import Recorder
 from worker.training.rewards import RewardHub
@@ -130,14 +131,25 @@ def train(
         every(total, spec.training.eval_steps),
         on_checkpoint=_checkpoint_saver(recorder, storage, context.job_id),
     )
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=[hub],
-        args=config,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        callbacks=[callback],
+    no_step = no_step_cause(
+        len(dataset),
+        config.per_device_train_batch_size // spec.rollout.n,
+        spec.training.epochs,
+        spec.training.max_steps,
     )
+    try:
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=[hub],
+            args=config,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            callbacks=[callback],
+        )
+    except ValueError as exc:
+        if "max_steps must be set to a positive value" in str(exc):
+            raise NoTrainingStep(no_step) from exc
+        raise
     trainer.remove_callback(PrinterCallback)  # metrics go to the database, not stdout
     watchdog = Watchdog(
         settings.job_stall_seconds,
@@ -148,9 +160,17 @@ def train(
     phase("training")
     try:
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    except ValueError as exc:
+        if "max_steps must be set to a positive value" in str(exc):
+            raise NoTrainingStep(no_step) from exc
+        raise
     finally:
         watchdog.stopped.set()
-    return "cancelled" if callback.cancelled else "completed"
+    if callback.cancelled:
+        return "cancelled"
+    if trainer.state.global_step == 0 and not recorder.lost:
+        raise NoTrainingStep(no_step)  # never "completed" having trained nothing
+    return "completed"
 
 
 def _total_steps(config: Any, rows: int) -> int:
