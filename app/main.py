@@ -19,6 +19,7 @@ from app.web import datasets as web_datasets
 from app.web import evaluations as web_evaluations
 from app.web import jobs as web_jobs
 from app.web import keys as web_keys
+from app.web import wizard as web_wizard
 from worker.celery_app import make_celery
 
 
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
     routers += [evaluator_tests.router]
     routers += [auth.router]
-    routers += [web_keys.router, web_datasets.router, web_jobs.router, web_evaluations.router]
+    routers += [web_keys.router, web_datasets.router, web_evaluations.router]
+    routers += [web_wizard.router, web_jobs.router]  # /fine-tuning/new before /fine-tuning/{id}
     routers += [pages.router]
     for router in routers:
         app.include_router(router)
