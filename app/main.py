@@ -14,7 +14,7 @@ from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
 from app.core.paths import STATIC_DIR
 from app.services.evaluator_preview import SharedPool
-from app.web import auth, pages
+from app.web import api_docs, auth, pages
 from app.web import datasets as web_datasets
 from app.web import evaluations as web_evaluations
 from app.web import jobs as web_jobs
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="RFT Studio",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,  # app.web.api_docs serves it from the vendored Swagger UI
         redoc_url=None,
         lifespan=_lifespan,
     )
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
     routers += [evaluator_tests.router]
-    routers += [auth.router]
+    routers += [auth.router, api_docs.router]
     routers += [web_keys.router, web_datasets.router, web_evaluations.router]
     routers += [web_wizard.router, web_jobs.router]  # /fine-tuning/new before /fine-tuning/{id}
     routers += [pages.router]
