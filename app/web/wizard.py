@@ -25,6 +25,7 @@ from app.schemas.job_params import default_text, param_specs, parse_job_request
 from app.services import (
     base_models,
     datasets,
+    demo,
     evaluator_tests,
     evaluators,
     job_defaults,
@@ -148,6 +149,7 @@ def wizard_page(
         tests=tests,
         groups=[(g, list(items)) for g, items in groupby(specs, key=lambda s: s.group)],
         default_text=default_text,
+        demo_model=demo.model_status(settings),
         prefill=_prefill(session, user, from_) if from_ else None,
         copied_from=from_,
     )
