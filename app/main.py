@@ -15,11 +15,12 @@ from app.core.errors import install_error_handlers
 from app.core.paths import STATIC_DIR
 from app.services.evaluator_preview import SharedPool
 from app.tasks import make_client
-from app.web import auth, pages
+from app.web import api_docs, auth, pages
 from app.web import datasets as web_datasets
 from app.web import evaluations as web_evaluations
 from app.web import jobs as web_jobs
 from app.web import keys as web_keys
+from app.web import wizard as web_wizard
 from app.web.templating import render_error
 
 
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="RFT Studio",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,  # app.web.api_docs serves it from the vendored Swagger UI
         redoc_url=None,
         lifespan=_lifespan,
     )
@@ -50,8 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
     routers += [evaluator_tests.router]
-    routers += [auth.router]
-    routers += [web_keys.router, web_datasets.router, web_jobs.router, web_evaluations.router]
+    routers += [auth.router, api_docs.router]
+    routers += [web_keys.router, web_datasets.router, web_evaluations.router]
+    routers += [web_wizard.router, web_jobs.router]  # /fine-tuning/new before /fine-tuning/{id}
     routers += [pages.router]
     for router in routers:
         app.include_router(router)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from celery import Celery
 from kombu import Exchange, Queue
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -92,6 +92,13 @@ class JobSpec(BaseModel):
     rollout: RolloutParams
     evaluators: list[EvaluatorPin] = Field(min_length=1)
     evaluators_revision: int = 1
+
+    @model_validator(mode="after")
+    def _resolved(self) -> JobSpec:
+        # A stored spec carries the values derived at creation (app.services.job_defaults).
+        if self.rollout.max_tokens is None or self.training.max_context_length is None:
+            raise ValueError("max_tokens and max_context_length must be resolved in a stored spec")
+        return self
 
     @property
     def evaluator_dicts(self) -> list[dict[str, Any]]:

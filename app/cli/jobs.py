@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from app.cli.http import ApiKey, ApiUrl, AsJson, call, client, fail, sse_events
+from app.schemas.job_params import default_text, param_specs
 
 jobs_cli = typer.Typer(
     help="Fine-tuning jobs (GRPO + LoRA) over the HTTP API.", no_args_is_help=True
@@ -50,7 +51,17 @@ def _evaluators(values: list[str]) -> list[dict[str, Any]]:
     return chosen
 
 
-@jobs_cli.command("create")
+def _parameter_guide() -> str:
+    """The --set parameters, from the same model the API validates with."""
+    lines = ["Parameters for --set (default; valid values; when to change it):"]
+    for spec in param_specs():
+        lines.append(
+            f"{spec.path} ({default_text(spec)}; {spec.valid}): {spec.description} {spec.help}"
+        )
+    return "\n\n".join(lines)
+
+
+@jobs_cli.command("create", epilog=_parameter_guide())
 def create(
     file: Annotated[
         Path | None, typer.Option(help="A JSON request body (as POST /api/v1/jobs takes).")

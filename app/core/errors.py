@@ -8,7 +8,7 @@ Nothing ever sends a traceback to a client.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -85,13 +85,24 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+Describe = Callable[[tuple[Any, ...], Mapping[str, Any]], str | None]
+
+
+def field_errors(
+    errors: Iterable[Mapping[str, Any]], describe: Describe | None = None
+) -> list[dict[str, Any]]:
+    """Pydantic's errors as ``[{"field", "message"}]``, the one conversion every caller uses.
+    ``describe(loc, error)`` may word a message itself (e.g. name the field's valid range)."""
     out = []
-    for err in exc.errors():
-        message = err.get("msg", "invalid value")
+    for err in errors:
+        loc = tuple(err.get("loc", ()))
         if err.get("type") == "extra_forbidden":
             message = "unknown field"
-        out.append({"field": _field_name(tuple(err.get("loc", ()))), "message": message})
+        else:
+            described = describe(loc, err) if describe else None
+            message = described or str(err.get("msg", "invalid value"))
+            message = message.removeprefix("Value error, ")
+        out.append({"field": _field_name(loc), "message": message})
     return out
 
 
@@ -125,7 +136,7 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        return error_response(request, 422, "Invalid request", _validation_errors(exc))
+        return error_response(request, 422, "Invalid request", field_errors(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

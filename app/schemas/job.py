@@ -43,6 +43,9 @@ class JobPublic(OutputModel):
     evaluators: list[PinnedEvaluator]
     training: dict[str, Any]
     rollout: dict[str, Any]
+    derived: list[str]  # the parameters left unset, whose values were derived
+    warnings: list[str]
+    plan: dict[str, Any]  # prompts and steps as derived at creation
 
     @classmethod
     def of(cls, job: Job) -> JobPublic:
@@ -60,6 +63,9 @@ class JobPublic(OutputModel):
                 "evaluators": spec.get("evaluators", []),
                 "training": spec.get("training", {}),
                 "rollout": spec.get("rollout", {}),
+                "derived": spec.get("derived", []),
+                "warnings": spec.get("warnings", []),
+                "plan": spec.get("plan", {}),
             }
         )
 

@@ -1,71 +1,199 @@
 """Fine-tuning parameters: one definition serves the API, the CLI and the wizard.
 
-Every field documents its meaning and valid range (DESIGN.md, "Parameters and their valid
-ranges"). ``parse_job_request`` turns any bad value into one error per field that names the
-field and its range, under the detail "Invalid training parameters" or "Invalid rollout
-parameters".
+Each ``Field`` carries the default, the valid range (its constraints) and the help text: the
+meaning (``description``), the one-line "when to change it" (``help``, DESIGN.md "Parameter
+guide") and the wizard group. The 422 messages ("Invalid training parameters", the field named
+with its valid range), ``rft jobs create --help`` and the wizard's field help are all generated
+from here. ``None`` on max_context_length / max_tokens means "derive it from the model and the
+data" (app.services.jobs.resolve).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import Field, ValidationError, field_validator
+import annotated_types as at
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, field_errors
 from app.schemas.common import InputModel
 
 LORA_RANKS = (4, 8, 16, 32, 64, 128)
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
+CONTEXT_CAP = 8192  # an unset max_context_length is the model's limit, at most this
+MAX_TOKENS_CAP = 2048  # an unset max_tokens is at most this
+
+
+def _guide(help_: str, group: str | None = None, unset: str | None = None) -> dict[str, Any]:
+    extra: dict[str, Any] = {"help": help_}
+    if group:
+        extra["group"] = group
+    if unset:
+        extra["unset"] = unset
+    return extra
 
 
 class TrainingParams(InputModel):
-    epochs: int = Field(1, ge=1, le=10, description="Passes over the training dataset.")
+    epochs: int = Field(
+        1,
+        ge=1,
+        le=10,
+        description="Passes over the training dataset.",
+        json_schema_extra=_guide(
+            "Add one or two when the reward still climbs at the end; more risks memorising "
+            "the data."
+        ),
+    )
     learning_rate: float = Field(
-        1e-4, ge=1e-5, le=5e-4, description="Peak learning rate of the LoRA adapter."
+        1e-4,
+        ge=1e-5,
+        le=5e-4,
+        description="Peak learning rate of the LoRA adapter.",
+        json_schema_extra=_guide(
+            "Lower it when the reward spikes then collapses; raise it when the curve flattens "
+            "early; stay within 2x of the default unless the curves say otherwise."
+        ),
     )
     lr_scheduler: Literal["linear", "constant", "cosine"] = Field(
-        "linear", description="How the learning rate changes over the run (TRL's default: linear)."
+        "linear",
+        description="How the learning rate changes over the run (TRL's default: linear).",
+        json_schema_extra=_guide("constant keeps the full rate for short runs."),
     )
-    lora_rank: Literal[4, 8, 16, 32, 64, 128] = Field(8, description="Rank r of the adapter.")
+    lora_rank: Literal[4, 8, 16, 32, 64, 128] = Field(
+        8,
+        description="Rank r of the adapter.",
+        json_schema_extra=_guide(
+            "8-16 suits most tasks; higher ranks add capacity for harder reasoning at a "
+            "memory cost."
+        ),
+    )
     batch_size: int = Field(
         32768,
         ge=1,
         le=16 * 1024 * 1024,
         description="Tokens per optimizer step (prompts x n x (prompt + completion tokens)); "
         "turned into prompts per step.",
+        json_schema_extra=_guide(
+            "Lower it on out-of-memory; raise it only with memory to spare.",
+            unset="32768, lowered so that prompts per step never exceed the dataset's rows",
+        ),
     )
-    max_context_length: int = Field(
-        8192, ge=16, le=1_048_576, description="Longest prompt + completion, in tokens."
+    max_context_length: int | None = Field(
+        None,
+        ge=16,
+        le=1_048_576,
+        description="Longest prompt + completion, in tokens, up to the model's limit.",
+        json_schema_extra=_guide(
+            "Leave it unset: it is the model's limit; lower it only to save memory.",
+            unset=f"the model's limit, at most {CONTEXT_CAP}",
+        ),
     )
     loss_type: Literal[LOSS_TYPES] = Field(  # type: ignore[valid-type]
-        "dapo", description="GRPO loss variant, as TRL names it."
+        "dapo",
+        description="GRPO loss variant, as TRL names it.",
+        json_schema_extra=_guide("dapo (TRL's default) suits most runs.", group="algorithm"),
     )
-    beta: float = Field(0.0, ge=0.0, le=1.0, description="KL penalty coefficient (0 = none).")
+    beta: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="KL penalty coefficient (0 = none).",
+        json_schema_extra=_guide(
+            "Above 0 keeps the policy near the base (KL is then logged); 0 is TRL's default.",
+            group="algorithm",
+        ),
+    )
     max_steps: int | None = Field(
-        None, ge=1, description="Optional cap on optimizer steps (overrides epochs)."
+        None,
+        ge=1,
+        description="Optional cap on optimizer steps (overrides epochs).",
+        json_schema_extra=_guide(
+            "Set it for a short trial run or a fixed budget.",
+            group="algorithm",
+            unset="epochs decide",
+        ),
     )
     sft_warmup_epochs: int = Field(
-        0, ge=0, le=3, description="ReFT warm-up: supervised epochs on rows with a reference."
+        0,
+        ge=0,
+        le=3,
+        description="ReFT warm-up: supervised epochs on rows with a reference answer.",
+        json_schema_extra=_guide(
+            "1 helps when the base model rarely gets a reward at all.", group="algorithm"
+        ),
     )
     eval_steps: int | None = Field(
-        None, ge=1, description="Validate every N steps (default: 5 times per run)."
+        None,
+        ge=1,
+        description="Validate every N steps.",
+        json_schema_extra=_guide("Lower it to see validation more often.", unset="5 times per run"),
     )
     save_steps: int | None = Field(
-        None, ge=1, description="Checkpoint every N steps (default: 5 times per run)."
+        None,
+        ge=1,
+        description="Checkpoint every N steps.",
+        json_schema_extra=_guide(
+            "Lower it to keep more checkpoints to choose from.", unset="5 times per run"
+        ),
     )
 
 
 class RolloutParams(InputModel):
-    max_tokens: int = Field(2048, ge=16, le=16384, description="Longest completion, in tokens.")
-    temperature: float = Field(0.7, ge=0.1, le=2.0, description="Sampling temperature (never 0).")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
-    top_k: int = Field(40, ge=0, le=100, description="Top-k sampling (0 = off).")
-    n: int = Field(4, ge=2, le=8, description="Completions per prompt (the GRPO group).")
+    max_tokens: int | None = Field(
+        None,
+        ge=16,
+        le=16384,
+        description="Longest completion, in tokens.",
+        json_schema_extra=_guide(
+            "Long enough to finish the task (watch the clipped fraction); every token costs.",
+            unset=f"min({MAX_TOKENS_CAP}, max_context_length - the longest prompt)",
+        ),
+    )
+    temperature: float = Field(
+        0.7,
+        ge=0.1,
+        le=2.0,
+        description="Sampling temperature (never 0).",
+        json_schema_extra=_guide(
+            "0.5-1.0 for most tasks; never near 0 (no exploration, no learning signal)."
+        ),
+    )
+    top_p: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Nucleus sampling mass.",
+        json_schema_extra=_guide(
+            "Lower it to cut long-tail tokens when the reward punishes hallucination."
+        ),
+    )
+    top_k: int = Field(
+        40,
+        ge=0,
+        le=100,
+        description="Top-k sampling (0 = off).",
+        json_schema_extra=_guide(
+            "Lower it to cut long-tail tokens when the reward punishes hallucination."
+        ),
+    )
+    n: int = Field(
+        4,
+        ge=2,
+        le=8,
+        description="Completions per prompt (the GRPO group).",
+        json_schema_extra=_guide(
+            "4 is the usual balance; 6-8 gives more signal at linear cost; at least 2."
+        ),
+    )
     extra_body: dict[str, Any] = Field(
         default_factory=dict,
         description="Extra generation settings (a JSON object), passed to generation as is.",
+        json_schema_extra=_guide("Only for settings the fields above do not cover."),
     )
 
     @field_validator("extra_body", mode="before")
@@ -96,64 +224,158 @@ class JobCreate(InputModel):
     name: str | None = Field(None, max_length=200, description="Shown in lists.")
 
 
-RANGES = {
-    "training.epochs": "an integer from 1 to 10",
-    "training.learning_rate": "between 1e-05 and 0.0005",
-    "training.lora_rank": "one of 4, 8, 16, 32, 64, 128",
-    "training.lr_scheduler": "one of linear, constant, cosine",
-    "training.batch_size": "a positive number of tokens",
-    "training.max_context_length": "an integer from 16 up to the model's limit",
-    "training.loss_type": "one of " + ", ".join(LOSS_TYPES),
-    "training.beta": "between 0 and 1",
-    "training.max_steps": "a positive integer, or null for no cap",
-    "training.sft_warmup_epochs": "an integer from 0 to 3",
-    "training.eval_steps": "a positive integer",
-    "training.save_steps": "a positive integer",
-    "rollout.max_tokens": "an integer from 16 to 16384",
-    "rollout.temperature": "between 0.1 and 2.0, never 0",
-    "rollout.top_p": "greater than 0 and at most 1",
-    "rollout.top_k": "an integer from 0 to 100, 0 = off",
-    "rollout.n": "an integer from 2 to 8",
-}
+# --- ranges, said in words, from the fields' own constraints ------------------------------
 
 
-def _field_error(err: dict[str, Any]) -> dict[str, str]:
-    field = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
-        return {"field": field, "message": "unknown field"}
-    if field in RANGES:
-        return {"field": field, "message": f"must be {RANGES[field]} (got {err['input']!r})"}
-    return {"field": field or "body", "message": str(err["msg"]).removeprefix("Value error, ")}
+def _number(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _choices(annotation: Any) -> tuple[Any, ...] | None:
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)
+    return None
+
+
+def _without_none(annotation: Any) -> tuple[Any, bool]:
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args[0], len(args) < len(get_args(annotation))
+    return annotation, False
+
+
+def range_text(info: FieldInfo) -> str | None:
+    """The valid values of a field in words, e.g. "an integer from 1 to 10"."""
+    annotation, optional = _without_none(info.annotation)
+    choices = _choices(annotation)
+    if choices:
+        return "one of " + ", ".join(str(c) for c in choices)
+    bounds: dict[str, Any] = {}
+    for item in info.metadata:
+        for key in ("ge", "gt", "le", "lt"):
+            if isinstance(item, getattr(at, key.capitalize())):
+                bounds[key] = getattr(item, key)
+    if not bounds:
+        return None
+    noun = "an integer" if annotation is int else "a number"
+    low, high = bounds.get("ge"), bounds.get("le")
+    if low is not None and high is not None:
+        text = (
+            f"{noun} from {low} to {high}"
+            if annotation is int
+            else f"between {_number(low)} and {_number(high)}"
+        )
+    else:
+        parts = []
+        if low is not None:
+            parts.append(f"at least {_number(low)}")
+        if "gt" in bounds:
+            parts.append(f"greater than {_number(bounds['gt'])}")
+        if high is not None:
+            parts.append(f"at most {_number(high)}")
+        text = f"{noun}, " + " and ".join(parts) if annotation is int else " and ".join(parts)
+    return text + (", or unset" if optional else "")
+
+
+def _field_at(root: type[BaseModel], loc: Iterable[Any]) -> FieldInfo | None:
+    model: type[BaseModel] | None = root
+    info: FieldInfo | None = None
+    for part in loc:
+        if isinstance(part, int) or part == "body":
+            continue
+        if model is None or part not in model.model_fields:
+            return None
+        info = model.model_fields[part]
+        inner, _ = _without_none(info.annotation)
+        if get_origin(inner) is list:
+            inner = get_args(inner)[0]
+        model = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+    return info
+
+
+def _describer(root: type[BaseModel]) -> Any:
+    def describe(loc: tuple[Any, ...], err: Mapping[str, Any]) -> str | None:
+        if err.get("type") in ("missing", "value_error", "json_invalid"):
+            return None
+        info = _field_at(root, loc)
+        words = range_text(info) if info is not None else None
+        return f"must be {words} (got {err.get('input')!r})" if words else None
+
+    return describe
+
+
+def invalid_request(
+    errors: Iterable[Mapping[str, Any]], root: type[BaseModel] = JobCreate
+) -> InvalidInput:
+    """Pydantic's errors on a job request as the 422 users read: each field with its range."""
+    named = field_errors(errors, _describer(root))
+    groups = {e["field"].split(".")[0] for e in named}
+    if groups == {"rollout"}:
+        detail = "Invalid rollout parameters"
+    elif groups == {"training"}:
+        detail = "Invalid training parameters"
+    elif groups == {"training", "rollout"}:
+        detail = "Invalid training and rollout parameters"
+    else:
+        detail = "Invalid job request"
+    return InvalidInput(detail, named)
 
 
 def parse_job_request(payload: Any) -> JobCreate:
-    """The validated request, or InvalidInput naming every bad field."""
+    """The validated request, or InvalidInput naming every bad field (forms, files, presets)."""
     try:
-        request = JobCreate.model_validate(payload)
+        return JobCreate.model_validate(payload)
     except ValidationError as exc:
-        errors = [_field_error(dict(e)) for e in exc.errors()]
-    else:
-        _check_context(request)
-        return request
-    groups = {e["field"].split(".")[0] for e in errors}
-    if groups == {"rollout"}:
-        detail = "Invalid rollout parameters"
-    elif groups <= {"training", "rollout"} and "training" in groups:
-        detail = "Invalid training parameters"
-        if "rollout" in groups:
-            detail = "Invalid training and rollout parameters"
-    else:
-        detail = "Invalid job request"
-    raise InvalidInput(detail, errors)
+        raise invalid_request(exc.errors()) from None
 
 
-def _check_context(request: JobCreate) -> None:
-    max_tokens, context = request.rollout.max_tokens, request.training.max_context_length
-    if max_tokens >= context:
-        message = (
-            f"must be below training.max_context_length ({context}) (got {max_tokens}): "
-            "lower max_tokens or raise max_context_length"
-        )
-        raise InvalidInput(
-            "Invalid rollout parameters", [{"field": "rollout.max_tokens", "message": message}]
-        )
+# --- the parameter guide, for the CLI's help and the wizard's fields -----------------------
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    path: str  # "training.epochs", as the API and `--set` name it
+    name: str
+    group: str  # training, rollout or algorithm (DESIGN.md's table)
+    default: Any
+    unset: str | None  # what an unset value becomes, when it is derived
+    valid: str
+    description: str
+    help: str
+    choices: tuple[Any, ...] | None
+    kind: str  # int, float, choice or json
+
+
+def _spec(section: str, name: str, info: FieldInfo) -> ParamSpec:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    annotation, _ = _without_none(info.annotation)
+    choices = _choices(annotation)
+    kind = "choice" if choices else {int: "int", float: "float"}.get(annotation, "json")
+    default = info.get_default(call_default_factory=True)
+    return ParamSpec(
+        path=f"{section}.{name}",
+        name=name,
+        group=str(extra.get("group", section)),
+        default=default,
+        unset=str(extra["unset"]) if "unset" in extra else None,
+        valid=range_text(info) or ("a JSON object" if kind == "json" else ""),
+        description=info.description or "",
+        help=str(extra.get("help", "")),
+        choices=choices,
+        kind=kind,
+    )
+
+
+def param_specs() -> list[ParamSpec]:
+    """Every tunable parameter, in the order of the model's fields."""
+    return [
+        _spec(section, name, info)
+        for section, model in (("training", TrainingParams), ("rollout", RolloutParams))
+        for name, info in model.model_fields.items()
+    ]
+
+
+def default_text(spec: ParamSpec) -> str:
+    if spec.unset:
+        return spec.unset
+    return json.dumps(spec.default) if spec.kind == "json" else _number(spec.default)

@@ -25,7 +25,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.core.config import Settings
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound, field_errors
 from app.core.storage import Storage
 from app.ingest import files as dataset_files
 from app.ingest.files import RowRef
@@ -53,13 +53,7 @@ def parse_upload_form(fields: dict[str, str]) -> DatasetUploadForm:
     try:
         return DatasetUploadForm.model_validate(values)
     except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"]) or "body",
-                "message": "unknown field" if e["type"] == "extra_forbidden" else e["msg"],
-            }
-            for e in exc.errors()
-        ]
+        errors = field_errors(exc.errors())
         raise InvalidInput("Invalid upload", errors) from None
 
 

@@ -13,7 +13,6 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.models import (
     Checkpoint,
-    Dataset,
     Evaluator,
     Job,
     JobCompletion,
@@ -23,16 +22,7 @@ from app.models import (
     User,
 )
 from app.schemas.job_params import JobCreate, JobEvaluator
-from app.services import base_models
-
-
-def owned_dataset(session: Session, owner: User, dataset_id: int, field: str) -> Dataset:
-    row = session.get(Dataset, dataset_id)
-    if row is None or row.owner_id != owner.id:
-        raise InvalidInput(
-            "Invalid job request", [{"field": field, "message": f"dataset {dataset_id} not found"}]
-        )
-    return row
+from app.services import job_defaults
 
 
 def pin_evaluators(
@@ -63,34 +53,30 @@ def pin_evaluators(
 
 
 def create(session: Session, settings: Settings, owner: User, request: JobCreate) -> Job:
-    model = base_models.get_model(settings, request.base_model)
-    if request.training.max_context_length > model.max_context_length:
-        message = (
-            f"must be at most {model.max_context_length}, the limit of {model.name} "
-            f"(got {request.training.max_context_length})"
-        )
-        raise InvalidInput(
-            "Invalid training parameters",
-            [{"field": "training.max_context_length", "message": message}],
-        )
-    dataset = owned_dataset(session, owner, request.dataset_id, "dataset_id")
-    if request.validation_dataset_id is not None:
-        owned_dataset(session, owner, request.validation_dataset_id, "validation_dataset_id")
-    spec = request.model_dump(mode="json", exclude={"evaluators", "name"})
-    spec["evaluators"] = pin_evaluators(session, owner, request.evaluators)
+    """A queued job: defaults derived from the model and data, evaluator versions pinned."""
+    resolved = job_defaults.resolve(session, settings, owner, request)
+    final = resolved.request
+    spec = final.model_dump(mode="json", exclude={"evaluators", "name"})
+    spec["evaluators"] = pin_evaluators(session, owner, final.evaluators)
     spec["evaluators_revision"] = 1
+    spec["derived"] = resolved.derived
+    spec["warnings"] = resolved.warnings
+    spec["plan"] = resolved.plan()
     job = Job(
         owner_id=owner.id,
-        name=request.name or f"{model.name} on {dataset.name}",
-        base_model=model.name,
-        dataset_id=dataset.id,
-        validation_dataset_id=request.validation_dataset_id,
+        name=final.name or f"{resolved.model.name} on {resolved.dataset.name}",
+        base_model=resolved.model.name,
+        dataset_id=resolved.dataset.id,
+        validation_dataset_id=final.validation_dataset_id,
+        total_steps=resolved.total_steps,
         spec=spec,
         heartbeat_at=utcnow(),  # for a queued job: when its doorbell last rang
     )
     session.add(job)
     session.flush()
     add_event(session, job, "status", {"status": "queued"})
+    for warning in resolved.warnings:
+        session.add(JobLog(job_id=job.id, step=0, level="warning", source="setup", message=warning))
     return job
 
 

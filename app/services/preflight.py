@@ -12,7 +12,7 @@ from app.core.config import Settings
 from app.core.errors import Unavailable
 from app.models import User
 from app.schemas.job_params import JobCreate
-from app.services import base_models, jobs
+from app.services import job_defaults, jobs
 
 PROMPTS = 8
 TIMEOUT_SECONDS = 300.0
@@ -21,14 +21,13 @@ TIMEOUT_SECONDS = 300.0
 def plan(
     session: Session, settings: Settings, owner: User, request: JobCreate
 ) -> tasks.PreflightRequest:
-    model = base_models.get_model(settings, request.base_model)
-    dataset = jobs.owned_dataset(session, owner, request.dataset_id, "dataset_id")
+    resolved = job_defaults.resolve(session, settings, owner, request)
     return tasks.PreflightRequest(
         owner_id=owner.id,
-        base_model=model.name,
-        dataset_id=dataset.id,
+        base_model=resolved.model.name,
+        dataset_id=resolved.dataset.id,
         evaluators=jobs.pin_evaluators(session, owner, request.evaluators),
-        rollout=request.rollout,
+        rollout=resolved.request.rollout,
         prompts=PROMPTS,
     )
 

@@ -237,6 +237,7 @@
           for (const e of error.errors) if (e.line) ctx.marks.addError(e.line, e.message, true);
           consoleLine("✖ " + error.describe(), "error");
           ctx.status(error.message);
+          $("summary").replaceChildren(el("span", { class: "bad" }, "Not run: " + error.message));
           return;
         }
         await readEvents(response.body, (event, data) => {
@@ -254,6 +255,7 @@
           consoleLine("■ Stopped after " + results.length + " rows.", "muted");
           ctx.status("Stopped.");
         } else {
+          $("summary").replaceChildren(el("span", { class: "bad" }, "The run failed: " + err.message));
           consoleLine("✖ The run failed: " + err.message, "error");
           ctx.status("The run failed: " + err.message);
         }

@@ -3,38 +3,15 @@ is exercised in tests/worker/test_training.py with a real worker."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.config import Settings
-from app.core.db import transaction
 from app.models import Job
 from app.services import demo, jobs
 from tests.conftest import Account
-
-
-@pytest.fixture
-def fake_model(settings: Settings) -> str:
-    """A model folder as GET /api/v1/models sees it (config only: nothing here loads it)."""
-    folder = settings.models_path / demo.DEMO_MODEL
-    folder.mkdir(parents=True)
-    config = {"architectures": ["Qwen2ForCausalLM"], "max_position_embeddings": 256}
-    (folder / "config.json").write_text(json.dumps(config))
-    (folder / "tokenizer.json").write_text("{}")
-    return demo.DEMO_MODEL
-
-
-@pytest.fixture
-def request_body(
-    settings: Settings, session_factory: sessionmaker[Session], alice: Account, fake_model: str
-) -> dict[str, Any]:
-    with transaction(session_factory) as session:
-        resources = demo.seed(session, settings, alice.user)
-    return demo.job_request(resources)
 
 
 def post_job(client: TestClient, account: Account, body: dict[str, Any]) -> Any:
@@ -63,7 +40,7 @@ class TestCreateJob:
             ("rollout", "extra_body", "{bad json", "Invalid rollout parameters", "not valid JSON"),
             ("training", "learning_rate", 1e-3, "Invalid training parameters", "1e-05 and 0.0005"),
             ("rollout", "top_p", 0, "Invalid rollout parameters", "greater than 0"),
-            ("training", "beta", 2, "Invalid training parameters", "between 0 and 1"),
+            ("training", "beta", 2, "Invalid training parameters", "between 0.0 and 1.0"),
             ("training", "loss_type", "ppo", "Invalid training parameters", "grpo, dr_grpo, dapo"),
             ("training", "colour", "red", "Invalid training parameters", "unknown field"),
         ],

@@ -63,7 +63,9 @@ def grpo_arguments(
 ) -> dict[str, Any]:
     training, rollout = spec.training, spec.rollout
     n = rollout.n
-    prompts = prompts_per_step(training.batch_size, n, prompt_tokens, rollout.max_tokens)
+    max_tokens = rollout.max_tokens
+    assert max_tokens is not None  # resolved when the job was created (JobSpec checks it)
+    prompts = prompts_per_step(training.batch_size, n, prompt_tokens, max_tokens)
     args: dict[str, Any] = {
         "output_dir": output_dir,
         "num_train_epochs": training.epochs,
@@ -72,7 +74,7 @@ def grpo_arguments(
         "lr_scheduler_type": training.lr_scheduler,
         "per_device_train_batch_size": prompts * n,
         "num_generations": n,
-        "max_completion_length": rollout.max_tokens,
+        "max_completion_length": max_tokens,
         "temperature": rollout.temperature,
         "top_p": rollout.top_p,
         "top_k": rollout.top_k,

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response, StreamingResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
 from app.schemas.common import Page
@@ -20,14 +23,35 @@ from app.schemas.job import (
     MetricPublic,
     ModelPublic,
 )
-from app.schemas.job_params import JobCreate, parse_job_request
+from app.schemas.job_params import JobCreate, invalid_request
 from app.services import base_models, jobs, preflight
 from app.tasks import enqueue_job
 
-router = APIRouter(prefix="/api/v1", tags=["jobs"])
-JOB_BODY = {
-    "requestBody": {"content": {"application/json": {"schema": JobCreate.model_json_schema()}}}
-}
+
+class JobBodyRoute(APIRoute):
+    """A bad job body answers the job's own 422 (each field named with its valid range, under
+    "Invalid training parameters" etc.) rather than the generic "Invalid request"."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        annotation = self.body_field.field_info.annotation if self.body_field else None
+        body_model = annotation if isinstance(annotation, type) else None
+        if body_model is not None and not issubclass(body_model, BaseModel):
+            body_model = None
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = exc.errors()
+                if body_model is None or any(e.get("loc", ("",))[0] != "body" for e in errors):
+                    raise
+                raise invalid_request(errors, body_model) from None
+
+        return handle
+
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"], route_class=JobBodyRoute)
 EVENT_POLL_SECONDS = 0.25
 
 
@@ -38,34 +62,33 @@ def list_models(_user: CurrentUser, settings: SettingsDep) -> Page[ModelPublic]:
     return Page(data=data, count=len(data))
 
 
-@router.post(
-    "/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED, openapi_extra=JOB_BODY
-)
+@router.post("/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
 def create_job(
+    body: JobCreate,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
     background: BackgroundTasks,
-    payload: Any = Body(None),
 ) -> JobPublic:
-    job = jobs.create(session, settings, user, parse_job_request(payload))
+    """Validate, derive what was left unset (answered in the job), and queue."""
+    job = jobs.create(session, settings, user, body)
     # After the commit (the response goes out first): the worker must find the row.
     background.add_task(enqueue_job, request.app.state.celery, job.id)
     return JobPublic.of(job)
 
 
-@router.post("/jobs/preflight", openapi_extra=JOB_BODY)
+@router.post("/jobs/preflight")
 def preflight_job(
+    body: JobCreate,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    payload: Any = Body(None),
 ) -> dict[str, Any]:
     """Sample the base model on a few prompts and say whether RFT can learn from them.
     (A sync handler: FastAPI runs it in its thread pool while a worker does the sampling.)"""
-    plan = preflight.plan(session, settings, user, parse_job_request(payload))
+    plan = preflight.plan(session, settings, user, body)
     return preflight.run(request.app.state.celery, plan)
 
 
