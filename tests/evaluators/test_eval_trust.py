@@ -6,6 +6,10 @@ result texts. None of it may extend a deadline or grow the parent's memory witho
 
 from __future__ import annotations
 
+import platform
+
+import pytest
+
 from app.evaluators import EvaluatorPool, Sample
 from app.evaluators.limits import METRICS_LIMIT, REASON_LIMIT
 from tests.evaluators.support import TIMEOUT_S, chat_row
@@ -180,3 +184,46 @@ def evaluate(messages, **kw):
     assert lines[0].startswith("refused"), result
     hard, after = (int(x) for x in lines[1].split())
     assert hard == after != -1
+
+
+IO_URING = """
+import ctypes
+import os
+import socket
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+def attempt(number, *args):
+    if libc.syscall(number, *args) < 0:
+        return os.strerror(ctypes.get_errno())
+    return "allowed"
+
+def evaluate(messages, **kw):
+    params = ctypes.create_string_buffer(120)  # struct io_uring_params
+    print("io_uring_setup", attempt(425, 8, params))
+    print("io_uring_enter", attempt(426, 0, 1, 0, 0, None, 0))
+    print("io_uring_register", attempt(427, 0, 0, None, 0))
+    print("pidfd_open", attempt(434, 1, 0))
+    print("process_vm_readv", attempt(310, 1, None, 0, None, 0, 0))
+    left, right = socket.socketpair()  # asyncio's self-pipe: still allowed
+    left.close(), right.close()
+    return 1.0
+"""
+IO_URING_DENIED = (
+    "io_uring_setup Operation not permitted\n"
+    "io_uring_enter Operation not permitted\n"
+    "io_uring_register Operation not permitted\n"
+    "pidfd_open Operation not permitted\n"
+    "process_vm_readv Operation not permitted\n"
+)
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86_64 syscall numbers")
+@pytest.mark.parametrize("use_bwrap", [None, False], ids=["default", "without-bubblewrap"])
+def test_io_uring_and_process_hooks_are_denied(use_bwrap: bool | None) -> None:
+    """Finding 1: io_uring's IORING_OP_SOCKET/CONNECT walked past the socket() rule and
+    reached the web server on 127.0.0.1."""
+    with EvaluatorPool(size=1, timeout_s=10.0, use_bwrap=use_bwrap) as fresh:
+        (result,) = fresh.score(IO_URING, [Sample(chat_row(), "x")])
+    assert result.stdout == IO_URING_DENIED, (result.stdout, result.error)
