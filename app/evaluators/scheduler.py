@@ -12,7 +12,8 @@ the step's clock. A worker that sends a result out of turn, a second hello, or a
 undecodable frame is killed ("broke the protocol"). What a worker writes can therefore only
 end its own rows early, never extend a deadline: each accepted result arrives within the limit
 of the one before it, and a chunk of n rows holds a worker at most n x the limit. The progress
-record is read only to word the failure ("while importing the evaluator"), never for time.
+record is read only to say which of the evaluator's own undone rows a failure is charged to,
+never for time.
 Results are capped (limits.py) as they are decoded. A dead worker is handled like a timed-out
 one, with the reason it died.
 """
@@ -268,24 +269,30 @@ class Dispatch:
         if slot.process is not None:
             with contextlib.suppress(WorkerGone):  # results sent before dying still count
                 yield from self._absorb(slot, job, slot.process.receive())
-        # The worker's own account of what it was doing (untrusted) only words the failure
-        # or widens it to the evaluator's own rows; which rows fail is the parent's step.
-        phase = slot.process.progress.read()[0] if slot.process else protocol.IDLE
+        # The worker's own account of what it was doing (untrusted) may say WHICH undone rows
+        # to blame (results of fast rows wait in its outbox for a few ms, so the parent's
+        # current step can be behind), never how long anything may run: it can only move the
+        # blame among this evaluator's own rows, and each failure costs at least one of them.
+        phase, pos, count, _ = slot.process.progress.read() if slot.process else (0, 0, 0, 0)
         self.inflight.pop(slot, None)
         slot.discard()
         self.pool.release(slot)
         remaining = [p for p in range(len(job.chunk.indices)) if p not in job.done]
         if not remaining:
             return
-        step = [p for p in job.step() if p not in job.done]
-        isolate = len(step) > 1 and self.spec.kind != "batch" and phase != protocol.LOADING
+        claimed: set[int] = set()
+        if phase in (protocol.ROW, protocol.GROUP):
+            claimed = set(range(pos, pos + max(1, min(count, len(job.chunk.indices)))))
+            claimed &= set(remaining)
+        blamed = claimed or {p for p in job.step() if p not in job.done}
+        isolate = len(blamed) > 1 and self.spec.kind != "batch" and phase != protocol.LOADING
         culprits: set[int]
         if isolate:
             # Several async rows shared the event loop one of them blocked: rerun them one
             # at a time so only the guilty row is charged with the timeout.
             culprits, reason = set(), cause
         else:
-            culprits, reason = self._culprits(phase, step, remaining, cause, timed_out)
+            culprits, reason = self._culprits(phase, blamed, remaining, cause, timed_out)
         retried = not culprits and not isolate  # no row to blame: the worker itself failed
         if retried and job.chunk.attempts + 1 >= MAX_ATTEMPTS:
             culprits, retried = set(remaining), False  # it keeps dying: stop retrying
@@ -300,11 +307,11 @@ class Dispatch:
             self.retry.append(_Chunk(rest, job.chunk.attempts + retried, solo))
 
     def _culprits(
-        self, phase: int, step: list[int], remaining: list[int], cause: str, timed_out: bool
+        self, phase: int, blamed: set[int], remaining: list[int], cause: str, timed_out: bool
     ) -> tuple[set[int], str]:
         reason = cause if timed_out else f"evaluator process {cause}"
         if phase == protocol.LOADING:
             return set(remaining), f"{reason} (while importing the evaluator)"
         if timed_out or phase in (protocol.ROW, protocol.GROUP):
-            return set(step), reason
+            return blamed, reason
         return set(), reason  # died between rows: the worker failed, not a row
