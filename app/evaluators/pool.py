@@ -28,6 +28,7 @@ from .values import Sample, SampleResult
 log = logging.getLogger(__name__)
 
 Evaluator = str | Mapping[str, Any] | EvaluatorSpec
+Tenancy = tuple[str | None, str]  # (tenant, evaluator key): who may share a worker process
 
 
 class Slot:
@@ -40,9 +41,10 @@ class Slot:
         self.process: WorkerProcess | None = None
         self.hello: Hello | None = None
         self.recycle = False  # the worker asked to be replaced after its current chunk
-        # Whose code this worker has run. Code can leave state behind in a process (patched
-        # modules, globals), so a worker never passes from one tenant to another.
-        self.tenant: str | None = None
+        # Whose code this worker has run: (tenant, evaluator key). Code can leave state behind
+        # in a process (patched modules, globals), so a worker serves one evaluator version of
+        # one tenant, never another (one evaluator could otherwise patch another's functions).
+        self.tenant: Tenancy | None = None
         # Mirror of the worker's evaluator LRU, so each evaluator's code is sent only once.
         self._loaded: OrderedDict[str, None] = OrderedDict()
 
@@ -146,9 +148,9 @@ class EvaluatorPool:
                     slot.discard()
             self._cond.notify_all()
 
-    def checkout(self, network: bool, *, wait: bool, tenant: str | None = None) -> Slot | None:
-        """An idle slot (preferably one already serving `tenant`), or None when none is idle
-        and `wait` is False. The caller restarts a slot that served another tenant."""
+    def checkout(self, network: bool, *, wait: bool, tenant: Tenancy | None = None) -> Slot | None:
+        """An idle slot (preferably one already serving `tenant`, then an unused one), or None
+        when none is idle and `wait` is False. The caller restarts a slot that served another."""
         with self._cond:
             while True:
                 if self._closed:
@@ -156,7 +158,8 @@ class EvaluatorPool:
                 idle = self._idle[network]
                 if idle:
                     same = [i for i, slot in enumerate(idle) if slot.tenant == tenant]
-                    return idle.pop(same[-1] if same else -1)
+                    unused = [i for i, slot in enumerate(idle) if slot.process is None]
+                    return idle.pop((same or unused or [-1])[-1])
                 if not wait:
                     return None
                 self._cond.wait()
@@ -177,8 +180,9 @@ class EvaluatorPool:
     ) -> list[SampleResult]:
         """Score every sample; results in sample order.
 
-        tenant: who owns the evaluator (e.g. a user id). Workers are reused only within one
-        tenant, so one user's code cannot tamper with the process that scores another's."""
+        tenant: who owns the evaluator (e.g. a user id). A worker is reused only for the same
+        evaluator of the same tenant, so no code can tamper with the process that scores
+        another user's or another evaluator's rows."""
         rows = [_as_row(sample) for sample in samples]
         results: list[SampleResult | None] = [None] * len(rows)
         for index, result in self._iter(evaluator, rows, tenant):

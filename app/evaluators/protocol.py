@@ -22,7 +22,7 @@ import msgspec
 from .values import EntryPointInfo, SampleResult
 
 _HEADER = struct.Struct("!I")
-MAX_FRAME = 1 << 30
+MAX_FRAME = 1 << 30  # requests (parent to worker): rows can be large, and the parent is trusted
 
 
 class Payload(msgspec.Struct):
@@ -99,10 +99,14 @@ def read_frame(fd: int) -> bytes | None:
 
 
 class FrameBuffer:
-    """Non-blocking side: accumulate bytes, hand out complete frame bodies."""
+    """Non-blocking side: accumulate bytes, hand out complete frame bodies.
 
-    def __init__(self) -> None:
+    The length header is checked as soon as it arrives, before the body is kept: a frame over
+    `limit` is refused (ValueError) having buffered at most one read's worth."""
+
+    def __init__(self, limit: int = MAX_FRAME) -> None:
         self._data = bytearray()
+        self.limit = limit
 
     def feed(self, chunk: bytes) -> list[bytes]:
         self._data += chunk
@@ -110,8 +114,8 @@ class FrameBuffer:
         offset = 0
         while len(self._data) - offset >= _HEADER.size:
             (size,) = _HEADER.unpack_from(self._data, offset)
-            if size > MAX_FRAME:
-                raise ValueError(f"frame of {size} bytes exceeds {MAX_FRAME}")
+            if size > self.limit:
+                raise ValueError(f"sent a frame of {size} bytes (limit {self.limit} bytes)")
             end = offset + _HEADER.size + size
             if len(self._data) < end:
                 break

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import protocol
+from .limits import REPLY_FRAME_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ SANDBOX_PACKAGE = "rft_evaluators"
 _RUNNER = "from {package}.sandbox_worker import main; main()"
 _UIDS = itertools.count((os.getpid() % 4096) * 1024)
 _UID_BASE = 1_000_000
+_READS_PER_RECEIVE = 32  # of up to 1 MiB each
 _NETWORK_ETC = ("resolv.conf", "hosts", "nsswitch.conf", "gai.conf", "ssl", "ca-certificates")
 
 
@@ -208,6 +210,10 @@ class WorkerGone(Exception):
     """The worker process exited or broke the protocol."""
 
 
+class ProtocolBroken(WorkerGone):
+    """The worker sent something the protocol does not allow (its message says what)."""
+
+
 class WorkerProcess:
     """One running worker: its pipes, progress block, and how to end it."""
 
@@ -234,7 +240,7 @@ class WorkerProcess:
         self.read_fd = self.proc.stdout.fileno()
         os.set_blocking(self.read_fd, False)
         os.set_blocking(self.write_fd, False)
-        self.frames = protocol.FrameBuffer()
+        self.frames = protocol.FrameBuffer(REPLY_FRAME_LIMIT)
 
     def send(self, data: bytes, timeout_s: float = 30.0) -> None:
         """Write a frame; a worker that stops reading for `timeout_s` counts as gone."""
@@ -254,9 +260,12 @@ class WorkerProcess:
             view = view[written:]
 
     def receive(self) -> list[bytes]:
-        """Whatever complete frames have arrived; WorkerGone at end of file."""
+        """Complete frames that have arrived; WorkerGone at end of file or on a bad frame.
+
+        Reads a bounded amount per call: a worker writing without pause must not keep the
+        parent here, away from its watchdog."""
         frames: list[bytes] = []
-        while True:
+        for _ in range(_READS_PER_RECEIVE):
             try:
                 chunk = os.read(self.read_fd, 1 << 20)
             except BlockingIOError:
@@ -268,7 +277,8 @@ class WorkerProcess:
             try:
                 frames += self.frames.feed(chunk)
             except ValueError as exc:
-                raise WorkerGone(f"protocol error: {exc}") from None
+                raise ProtocolBroken(f"broke the protocol: {exc}") from None
+        return frames
 
     def kill(self) -> None:
         """SIGKILL the whole process group (bwrap, the runner and anything it forked)."""

@@ -17,10 +17,13 @@ from typing import Any
 
 from . import protocol, seccomp
 from .capture import OutputCapture
+from .limits import FLUSH_BYTES, approx_size, bound_result
 from .runtime import Runtime, install_reward_kit
 from .values import SampleResult
 
 _FLUSH_EVERY_S = 0.005  # results leave at least this often while rows keep finishing
+CPU_BUDGET_S = 3600  # hard RLIMIT_CPU: CPU seconds one worker may use in its whole life
+_RECYCLE_AFTER_S = CPU_BUDGET_S // 2  # then it asks to be replaced between chunks
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -40,6 +43,9 @@ def _set_limits(args: argparse.Namespace) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (args.nproc, args.nproc))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    # The hard CPU limit is the worker's lifetime budget; after the uid switch (or without
+    # root) nothing in the process can raise it. The soft limit moves per row (_CpuGuard).
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_BUDGET_S, CPU_BUDGET_S))
     # Past the file size limit, writes fail with EFBIG instead of killing the worker.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
@@ -116,12 +122,15 @@ class _Outbox:
         self.fd = fd
         self.positions: list[int] = []
         self.results: list[SampleResult] = []
+        self.size = 0
         self.last_flush = time.monotonic()
 
     def emit(self, pos: int, result: SampleResult) -> None:
+        result = bound_result(result)  # the parent caps too; this keeps frames small
         self.positions.append(pos)
         self.results.append(result)
-        if time.monotonic() - self.last_flush >= _FLUSH_EVERY_S:
+        self.size += approx_size(result)
+        if self.size >= FLUSH_BYTES or time.monotonic() - self.last_flush >= _FLUSH_EVERY_S:
             self.flush()
 
     def flush(self) -> None:
@@ -134,7 +143,7 @@ class _Outbox:
 
     def _send(self, message: protocol.Results) -> None:
         protocol.write_all(self.fd, protocol.encode(message))
-        self.positions, self.results = [], []
+        self.positions, self.results, self.size = [], [], 0
         self.last_flush = time.monotonic()
 
 
@@ -174,7 +183,7 @@ def _serve(runtime: Runtime, proto_in: int, outbox: _Outbox, guard: _CpuGuard) -
             request.llm,
             async_group=request.async_group,
         )
-        outbox.finish(recycle=_leftovers())
+        outbox.finish(recycle=_leftovers() or time.process_time() > _RECYCLE_AFTER_S)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,10 +3,19 @@
 A single calling thread drives several workers with select(). Workers are checked out per
 chunk, so concurrent runs (an IDE preview and a training step) interleave chunk by chunk.
 
-The watchdog trusts the parent's own clock: a busy worker must deliver a new result within
-the time limit of the row it is on. The shared progress record (protocol.py) only says WHICH
-row overran, so the culprit is marked "timed out" and the rest of its chunk goes to a fresh
-worker. A worker that dies is handled the same way with the reason it died.
+Trust boundary: a worker runs untrusted code, which can write anything to any fd and to the
+shared progress record. So every deadline comes from the parent's own clock and its own
+knowledge of the chunk. A chunk is a sequence of steps the parent derives itself (one row for
+a plain evaluator, a group of rows for an async one, the whole chunk for a batch call); a
+result is accepted only for a row of the current step, and only a new accepted result restarts
+the step's clock. A worker that sends a result out of turn, a second hello, or an oversized or
+undecodable frame is killed ("broke the protocol"). What a worker writes can therefore only
+end its own rows early, never extend a deadline: each accepted result arrives within the limit
+of the one before it, and a chunk of n rows holds a worker at most n x the limit. The progress
+record is read only to say which of the evaluator's own undone rows a failure is charged to,
+never for time.
+Results are capped (limits.py) as they are decoded. A dead worker is handled like a timed-out
+one, with the reason it died.
 """
 
 from __future__ import annotations
@@ -22,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from . import protocol
 from .contract import EvaluatorSpec
+from .limits import bound_result
 from .protocol import Payload, RunRequest
 from .runtime import ASYNC_GROUP
-from .sandbox import WorkerGone
+from .sandbox import ProtocolBroken, WorkerGone
 from .values import SampleResult
 
 if TYPE_CHECKING:
@@ -50,9 +60,23 @@ class _Chunk:
 @dataclass
 class _Job:
     chunk: _Chunk
-    started: float  # when the clock for the current row last (re)started
+    started: float  # parent clock: when the current step began or last delivered a result
+    step_size: int  # rows per step, decided by the parent (1, an async group, or all)
+    grace: float = 0.0  # extra time for steps that await several rows together
     done: set[int] = field(default_factory=set)
+    step_start: int = 0  # first position of the current step
     finished: bool = False  # the worker sent the chunk's last frame
+
+    def step(self) -> range:
+        return range(
+            self.step_start, min(self.step_start + self.step_size, len(self.chunk.indices))
+        )
+
+    def advance(self) -> None:
+        while self.step_start < len(self.chunk.indices) and all(
+            p in self.done for p in self.step()
+        ):
+            self.step_start += self.step_size
 
 
 def _chunk_size(spec: EvaluatorSpec, remaining: int, workers: int) -> int:
@@ -70,7 +94,7 @@ class Dispatch:
         self, pool: EvaluatorPool, spec: EvaluatorSpec, rows: list[Row], tenant: str | None
     ) -> None:
         self.pool = pool
-        self.tenant = tenant
+        self.tenant = (tenant, spec.key)  # a worker serves one evaluator of one tenant
         self.spec = spec
         self.rows = rows
         self.timeout_s = pool.timeout_s
@@ -117,7 +141,7 @@ class Dispatch:
             try:
                 self._send(slot, chunk)
             except WorkerGone as exc:
-                yield from self._settle_dead(slot, _Job(chunk, time.monotonic()), f"{exc}")
+                yield from self._settle_dead(slot, self._job(chunk), f"{exc}")
             except BaseException:  # could not even start a process: give the slot back
                 self.inflight.pop(slot, None)
                 slot.discard()
@@ -141,8 +165,16 @@ class Dispatch:
             llm=self.pool.llm_endpoint if slot.network else None,
             async_group=1 if chunk.solo else ASYNC_GROUP,
         )
-        self.inflight[slot] = _Job(chunk, time.monotonic())
+        self.inflight[slot] = self._job(chunk)
         process.send(protocol.encode(request))
+
+    def _job(self, chunk: _Chunk) -> _Job:
+        """The parent's own plan of how the worker will go through `chunk` (runtime.run)."""
+        if self.spec.kind == "batch":
+            return _Job(chunk, time.monotonic(), max(1, len(chunk.indices)), ASYNC_GRACE_S)
+        if self.spec.entry.is_async and not chunk.solo:
+            return _Job(chunk, time.monotonic(), ASYNC_GROUP, ASYNC_GRACE_S)
+        return _Job(chunk, time.monotonic(), 1, ASYNC_GRACE_S if self.spec.entry.is_async else 0.0)
 
     def _poll(self) -> Iterator[tuple[int, SampleResult]]:
         if not self.inflight:
@@ -154,6 +186,9 @@ class Dispatch:
             job = self.inflight[slot]
             try:
                 frames = slot.process.receive() if slot.process else []
+            except ProtocolBroken as exc:
+                yield from self._settle_dead(slot, job, str(exc))
+                continue
             except WorkerGone:
                 yield from self._settle_dead(slot, job, slot.exit_reason())
                 continue
@@ -172,21 +207,29 @@ class Dispatch:
             try:
                 message = protocol.reply_decoder.decode(body)
             except Exception as exc:  # user code scribbled on the pipe
-                raise WorkerGone(f"broke the protocol: {exc}") from None
+                raise ProtocolBroken(f"broke the protocol: {exc}") from None
             if isinstance(message, protocol.Hello):
+                if slot.hello is not None:  # only the runner speaks before user code runs
+                    raise ProtocolBroken("broke the protocol: a second hello")
                 slot.hello = message
                 job.started = time.monotonic()  # its clock starts once it is up
                 continue
+            if len(message.positions) != len(message.results):
+                raise ProtocolBroken("broke the protocol: positions and results differ in length")
             slot.recycle = slot.recycle or message.recycle
-            job.finished = job.finished or message.done
             fresh = False
-            for pos, result in zip(message.positions, message.results, strict=False):
-                if 0 <= pos < len(job.chunk.indices) and pos not in job.done:
-                    job.done.add(pos)
-                    fresh = True
-                    yield job.chunk.indices[pos], result
-            if fresh:  # only new results restart the clock: resent ones prove nothing
+            for pos, result in zip(message.positions, message.results, strict=True):
+                if pos in job.done:
+                    continue  # resent: proves nothing, restarts nothing
+                if pos not in job.step():
+                    raise ProtocolBroken(f"broke the protocol: a result for row {pos} out of turn")
+                job.done.add(pos)
+                job.advance()
+                fresh = True
+                yield job.chunk.indices[pos], bound_result(result)
+            if fresh:  # only new results for the current step restart the clock
                 job.started = time.monotonic()
+            job.finished = job.finished or message.done
 
     def _take(
         self, slot: Slot, job: _Job, frames: list[bytes]
@@ -214,13 +257,8 @@ class Dispatch:
             return None
         if slot.process is None:
             return None
-        phase, _pos, _count, start_ns = slot.process.progress.read()
-        limit = self.timeout_s + (ASYNC_GRACE_S if phase == protocol.GROUP else 0.0)
-        # The worker's own start time is exact but untrusted: use it only when plausible.
-        started = start_ns / 1e9
-        if not job.started <= started <= now:
-            started = job.started
-        if now - started > limit:
+        # The parent's clock and plan only: nothing the worker writes moves this deadline.
+        if now - job.started > self.timeout_s + job.grace:
             return f"timed out after {self.timeout_s:g} s"
         return None
 
@@ -231,6 +269,10 @@ class Dispatch:
         if slot.process is not None:
             with contextlib.suppress(WorkerGone):  # results sent before dying still count
                 yield from self._absorb(slot, job, slot.process.receive())
+        # The worker's own account of what it was doing (untrusted) may say WHICH undone rows
+        # to blame (results of fast rows wait in its outbox for a few ms, so the parent's
+        # current step can be behind), never how long anything may run: it can only move the
+        # blame among this evaluator's own rows, and each failure costs at least one of them.
         phase, pos, count, _ = slot.process.progress.read() if slot.process else (0, 0, 0, 0)
         self.inflight.pop(slot, None)
         slot.discard()
@@ -238,12 +280,19 @@ class Dispatch:
         remaining = [p for p in range(len(job.chunk.indices)) if p not in job.done]
         if not remaining:
             return
-        isolate = phase == protocol.GROUP and count > 1 and self.spec.kind != "batch"
+        claimed: set[int] = set()
+        if phase in (protocol.ROW, protocol.GROUP):
+            claimed = set(range(pos, pos + max(1, min(count, len(job.chunk.indices)))))
+            claimed &= set(remaining)
+        blamed = claimed or {p for p in job.step() if p not in job.done}
+        isolate = len(blamed) > 1 and self.spec.kind != "batch" and phase != protocol.LOADING
+        culprits: set[int]
         if isolate:
             # Several async rows shared the event loop one of them blocked: rerun them one
             # at a time so only the guilty row is charged with the timeout.
-            phase = protocol.IDLE
-        culprits, reason = self._culprits(phase, pos, count, remaining, cause, timed_out)
+            culprits, reason = set(), cause
+        else:
+            culprits, reason = self._culprits(phase, blamed, remaining, cause, timed_out)
         retried = not culprits and not isolate  # no row to blame: the worker itself failed
         if retried and job.chunk.attempts + 1 >= MAX_ATTEMPTS:
             culprits, retried = set(remaining), False  # it keeps dying: stop retrying
@@ -258,13 +307,11 @@ class Dispatch:
             self.retry.append(_Chunk(rest, job.chunk.attempts + retried, solo))
 
     def _culprits(
-        self, phase: int, pos: int, count: int, remaining: list[int], cause: str, timed_out: bool
+        self, phase: int, blamed: set[int], remaining: list[int], cause: str, timed_out: bool
     ) -> tuple[set[int], str]:
         reason = cause if timed_out else f"evaluator process {cause}"
         if phase == protocol.LOADING:
             return set(remaining), f"{reason} (while importing the evaluator)"
-        if phase == protocol.ROW:
-            return {pos} & set(remaining), reason
-        if phase == protocol.GROUP:
-            return set(range(pos, pos + count)) & set(remaining), reason
-        return set(), reason
+        if timed_out or phase in (protocol.ROW, protocol.GROUP):
+            return blamed, reason
+        return set(), reason  # died between rows: the worker failed, not a row

@@ -4,7 +4,16 @@ Written with ctypes + prctl(PR_SET_SECCOMP) rather than a binding package: the f
 dozen instructions and the kernel ABI is stable, so a dependency would buy nothing.
 
 The filter denies (with an errno, so Python raises a clean OSError instead of dying):
-  * socket()                       -> no new network endpoints (unless network is allowed)
+  * socket()                       -> no new network endpoints (unless network is allowed);
+                                      socketpair() stays: asyncio's self-pipe needs it, and a
+                                      connected AF_UNIX pair reaches nothing outside
+  * io_uring_setup/enter/register  -> always: io_uring opens sockets (IORING_OP_SOCKET,
+                                      CONNECT) and files without the socket() syscall, so it
+                                      would walk past the socket rule; it is also a large
+                                      kernel attack surface
+  * pidfd_open/pidfd_getfd,        -> no taking another process's fds (the server's
+    process_vm_readv/writev           listening socket) or reading its memory, should the
+                                      worker share its uid (rlimits-only, not root)
   * execve()/execveat()            -> no other programs (no shell-outs, no escapes via binaries)
   * setsid()/setpgid()             -> a forked child cannot leave the process group the
                                       watchdog kills
@@ -87,6 +96,13 @@ _ARCHES: dict[str, _Arch] = {
             "userfaultfd": 323,
             "clone": 56,
             "clone3": 435,
+            "io_uring_setup": 425,
+            "io_uring_enter": 426,
+            "io_uring_register": 427,
+            "pidfd_open": 434,
+            "pidfd_getfd": 438,
+            "process_vm_readv": 310,
+            "process_vm_writev": 311,
         },
     ),
     "aarch64": _Arch(
@@ -113,6 +129,13 @@ _ARCHES: dict[str, _Arch] = {
             "userfaultfd": 282,
             "clone": 220,
             "clone3": 435,
+            "io_uring_setup": 425,
+            "io_uring_enter": 426,
+            "io_uring_register": 427,
+            "pidfd_open": 434,
+            "pidfd_getfd": 438,
+            "process_vm_readv": 270,
+            "process_vm_writev": 271,
         },
     ),
 }
@@ -120,7 +143,8 @@ _ARCHES: dict[str, _Arch] = {
 _DENIED = (
     "execve", "execveat", "setsid", "setpgid", "ptrace", "unshare", "setns", "mount",
     "umount2", "pivot_root", "chroot", "keyctl", "add_key", "request_key", "bpf",
-    "perf_event_open", "userfaultfd",
+    "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "pidfd_open", "pidfd_getfd", "process_vm_readv", "process_vm_writev",
 )  # fmt: skip
 
 

@@ -61,8 +61,11 @@ async def evaluate(messages, bad=False, **kw):
     assert bad.reason == f"timed out after {TIMEOUT_S:g} s"
 
 
-def test_memory_bomb_is_stopped(pool: EvaluatorPool) -> None:
-    bad = run_hostile(pool, hostile("hog = []\nwhile True:\n    hog.append(bytearray(50 << 20))"))
+def test_memory_bomb_is_stopped(roomy_pool: EvaluatorPool) -> None:
+    # The roomy pool: filling 1 GiB takes about the short limit on a busy machine.
+    bad = run_hostile(
+        roomy_pool, hostile("hog = []\nwhile True:\n    hog.append(bytearray(50 << 20))")
+    )
     assert not bad.is_score_valid
     assert bad.reason is not None and "MemoryError" in bad.reason, bad
 
@@ -302,8 +305,44 @@ def test_tenants_never_share_a_worker() -> None:
     rows = [Sample(chat_row(), "x")]
     with EvaluatorPool(size=1, timeout_s=TIMEOUT_S) as fresh:
         fresh.score(LEAVE_MARK, rows, tenant="mallory")
-        assert fresh.score(READ_MARK, rows, tenant="mallory")[0].score == 1.0  # same process
         assert fresh.score(READ_MARK, rows, tenant="alice")[0].score == 0.0  # a fresh one
+        # Not even the same user's other evaluator sees what the first one left behind.
+        fresh.score(LEAVE_MARK, rows, tenant="mallory")
+        assert fresh.score(READ_MARK, rows, tenant="mallory")[0].score == 0.0
+
+
+FORGE_VICTIM = """
+import json
+
+def score_answer(text):
+    return 0.1
+
+def evaluate(messages, **kw):
+    return score_answer(messages[-1]["content"])
+"""
+# Patches every other evaluator module it can find in the process, then forges 0.99.
+FORGER = """
+import sys
+
+def _forged(*args, **kwargs):
+    return 0.99
+
+def evaluate(messages, **kw):
+    for module in list(sys.modules.values()):
+        if module is not None and hasattr(module, "score_answer"):
+            module.score_answer = _forged
+    return 0.5
+"""
+
+
+def test_one_evaluator_cannot_patch_another() -> None:
+    """Finding 6: the same user's evaluators used to share a worker; one patched another's
+    functions and the victim scored a forged 0.99."""
+    rows = [Sample(chat_row(), "x")]
+    with EvaluatorPool(size=1, timeout_s=TIMEOUT_S) as fresh:
+        assert fresh.score(FORGE_VICTIM, rows, tenant="user-1")[0].score == 0.1
+        assert fresh.score(FORGER, rows, tenant="user-1")[0].score == 0.5
+        assert fresh.score(FORGE_VICTIM, rows, tenant="user-1")[0].score == 0.1
 
 
 def test_network_worker_resolves_names_but_stays_locked_down(network_pool: EvaluatorPool) -> None:
