@@ -9,7 +9,7 @@ parameters".
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -84,6 +84,11 @@ class RolloutParams(InputModel):
 class JobEvaluator(InputModel):
     id: int = Field(description="A saved evaluator of yours.")
     weight: float = Field(1.0, gt=0.0, le=100.0, description="Weight in the summed reward.")
+    components: dict[str, Annotated[float, Field(gt=0.0, le=100.0)]] | None = Field(
+        None,
+        description="For a module with several reward functions: which ones to train on and "
+        "the weight of each ({name: weight}); by default all of them, weight 1.",
+    )
 
 
 class JobCreate(InputModel):
