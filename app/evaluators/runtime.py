@@ -22,6 +22,7 @@ import msgspec
 from . import graders, results
 from .calls import BatchLog, Part, batch_call, invoke, make_part
 from .capture import USER_FILENAME, OutputCapture, format_user_error, register_source
+from .environment import missing_import_hint
 from .loader import exec_module, forget_module
 from .rows import RowError, Turn, split_row
 from .validate import judge, judge_batch, merge_components
@@ -86,6 +87,8 @@ def _failure(exc: BaseException, prefix: str = "", called_as: str = "") -> Sampl
     summary = error.strip().splitlines()[-1] if error.strip() else type(exc).__name__
     if called_as and isinstance(exc, TypeError):  # most often a signature mismatch
         summary = f"{summary} ({called_as})"
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        summary = f"{summary}: {missing_import_hint(exc.name)}"
     return SampleResult(
         reason=f"{prefix}{summary}", is_score_valid=False, error=error, error_line=line
     )
