@@ -96,8 +96,8 @@ def _signature_problem(
     if kind == "grade" and len(positional) < 2 and not var_args:
         return "grade() must take (sample, item)"
     if kind == "compute_score" and not var_kw:
-        missing = {"data_source", "solution_str", "ground_truth"} - names
-        if missing:
+        missing = {"solution_str", "ground_truth"} - names
+        if missing:  # verl's bundled scorers take (solution_str, ground_truth, ...) only
             return (
                 "compute_score() must take (data_source, solution_str, ground_truth, "
                 f"extra_info=None): verl calls it by keyword, and it lacks {sorted(missing)}"

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from . import graders, results
+from . import graders
 from .calls import BatchLog, Part, batch_call, invoke, make_part
 from .capture import USER_FILENAME, OutputCapture, format_user_error, register_source
 from .environment import missing_import_hint
@@ -50,19 +50,22 @@ class NullProgress:
 
 
 def install_reward_kit() -> None:
-    """Make `from reward_kit import reward_function, EvaluateResult, MetricResult` work."""
-    package = types.ModuleType("reward_kit")
-    for name in ("EvaluateResult", "MetricResult", "Message", "reward_function"):
-        setattr(package, name, getattr(results, name))
-    package.__path__ = []  # a package, so `reward_kit.models` can be imported too
-    submodule = types.ModuleType("reward_kit.models")
-    for name in ("EvaluateResult", "MetricResult", "Message"):
-        setattr(submodule, name, getattr(results, name))
-    package.models = submodule  # type: ignore[attr-defined]
-    typed = types.ModuleType("reward_kit.typed_interface")
-    typed.reward_function = results.reward_function  # type: ignore[attr-defined]
+    """Make `reward_kit` and its public modules importable (see reward_kit_shim)."""
+    from . import reward_kit_shim
+    from .reward_kit_shim import functions, models, rewards, typed_interface
+    from .reward_kit_shim.rewards import format as format_module
+    from .reward_kit_shim.rewards import length
+
     sys.modules.update(
-        {"reward_kit": package, "reward_kit.models": submodule, "reward_kit.typed_interface": typed}
+        {
+            "reward_kit": reward_kit_shim,
+            "reward_kit.models": models,
+            "reward_kit.typed_interface": typed_interface,
+            "reward_kit.reward_function": functions,
+            "reward_kit.rewards": rewards,
+            "reward_kit.rewards.length": length,
+            "reward_kit.rewards.format": format_module,
+        }
     )
 
 
