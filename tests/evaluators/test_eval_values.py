@@ -106,7 +106,7 @@ def test_text_metrics() -> None:
     same = "the cat sat on the mat"
     for name, metric in textsim.METRICS.items():
         assert metric(same, same) == pytest.approx(1.0, abs=0.01), name  # METEOR: 0.998
-        assert metric(same, "quantum chromodynamics") == pytest.approx(0.0, abs=0.3), name
+        assert metric(same, "quantum chromodynamics") == pytest.approx(0.0, abs=0.35), name
     assert textsim.rouge_l("the cat sat", "the cat sat on the mat") == pytest.approx(2 / 3)
     assert textsim.rouge_n("a b c", "a b d", 2) == pytest.approx(0.5)
     assert 0.3 < textsim.bleu("the cat sat on a mat", same) < 1.0
