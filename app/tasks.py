@@ -77,6 +77,7 @@ class EvaluatorPin(Message):
     name: str
     version: int
     weight: float
+    components: dict[str, float] | None = None  # a subset of the module's reward functions
     code: str
 
 

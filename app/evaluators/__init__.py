@@ -4,13 +4,14 @@ Everything here uses relative imports: inside the sandbox this package is mounte
 `rft_evaluators`, without the rest of the app.
 """
 
-from .contract import EvaluatorSpec, check_code, load_evaluator_spec
+from .contract import EvaluatorSpec, check_code, component_spec, load_evaluator_spec
 from .pool import EvaluatorPool
 from .results import EvaluateResult, Message, MetricResult, reward_function
 from .starters import Template, get_template, list_templates
-from .values import EntryPointInfo, EvaluatorCodeError, Metric, Sample, SampleResult
+from .values import Component, EntryPointInfo, EvaluatorCodeError, Metric, Sample, SampleResult
 
 __all__ = [
+    "Component",
     "EntryPointInfo",
     "EvaluateResult",
     "EvaluatorCodeError",
@@ -23,6 +24,7 @@ __all__ = [
     "SampleResult",
     "Template",
     "check_code",
+    "component_spec",
     "get_template",
     "list_templates",
     "load_evaluator_spec",

@@ -1,8 +1,8 @@
 """The evaluator contract, server side: what an evaluator is and how it is checked.
 
-An evaluator is Python source with one entry point (see entrypoints.SIGNATURES) or an OpenAI
-grader spec (a JSON object with a "type"). Both are checked here without running anything;
-the sandbox worker runs them.
+An evaluator is Python source with one or several reward functions (entrypoints.SIGNATURES)
+or an OpenAI grader spec (a JSON object with a "type"). Both are checked here without running
+anything; the sandbox worker runs them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from .entrypoints import detect_entry_point
+from .entrypoints import detect_entry_point, select_component
 from .grader_specs import needs_network, parse_spec_text, validate_grader
 from .values import EntryPointInfo, EvaluatorCodeError
 
@@ -74,6 +74,15 @@ def load_evaluator_spec(evaluator: str | Mapping[str, Any] | EvaluatorSpec) -> E
         return load_evaluator_spec(grader_spec)
     entry = detect_entry_point(evaluator)
     return EvaluatorSpec(key=_digest("code", evaluator), entry=entry, code=evaluator)
+
+
+def component_spec(evaluator: str | Mapping[str, Any] | EvaluatorSpec, name: str) -> EvaluatorSpec:
+    """One reward function of a module with several (a job trains each as its own component)."""
+    spec = load_evaluator_spec(evaluator)
+    if spec.code is None or (len(spec.entry.components) <= 1 and spec.entry.name == name):
+        return spec
+    entry = select_component(spec.entry, name)
+    return EvaluatorSpec(key=_digest(f"code:{name}", spec.code), entry=entry, code=spec.code)
 
 
 def check_code(code: str | Mapping[str, Any]) -> EntryPointInfo:

@@ -1,17 +1,29 @@
-"""Find an evaluator's entry point in its source, statically (ast), without running it.
+"""Find an evaluator's reward functions in its source, statically (ast), without running it.
 
-The server never executes user code; it only parses it. The sandbox worker later fetches the
+Every top-level function whose signature matches one ecosystem's convention is a reward
+function, whatever its name (TRL's `accuracy_reward`, Predibase's `format_reward_func`, verl's
+custom `my_compute_score`...). A module with several becomes several named components, as
+TRL's `reward_funcs` list and Predibase's functions dict are. A module may name its reward
+functions explicitly, as verl's config names one:
+
+    REWARD_FUNCTIONS = [accuracy_reward, "format_reward", soft_overlong]   # names or strings
+
+Names bound at import time (`soft_overlong = get_soft_overlong_punishment(100, 20)`) are
+allowed there; their convention is read from the live signature when the module loads.
+
+The server never executes user code; it only parses it. The sandbox worker later fetches each
 function by the name found here and inspects the live signature.
 """
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from .values import EntryKind, EntryPointInfo, EvaluatorCodeError
+from .values import Component, EntryKind, EntryPointInfo, EvaluatorCodeError
 
-# Entry points recognised by name; reward_fn is recognised by signature (any name).
+EXPLICIT_LIST = "REWARD_FUNCTIONS"
+# Entry points recognised by name (these names also work for values built at import time).
 _BY_NAME: dict[str, EntryKind] = {
     "evaluate": "evaluate",
     "reward": "batch",
@@ -19,21 +31,15 @@ _BY_NAME: dict[str, EntryKind] = {
     "compute_score": "compute_score",
 }
 _REWARD_FN_PARAMS = ["prompt", "completion", "example"]
+_BATCH_PARAMS = {"prompts", "completions", "completion_ids"}
 _NETWORK_FLAGS = {"NEEDS_NETWORK", "needs_network"}
 
 SIGNATURES = (
-    "evaluate(messages, **fields), reward_fn(prompt, completion, example) under any name, "
-    "reward(prompts, completions, **kwargs), grade(sample, item), "
-    "or compute_score(data_source, solution_str, ground_truth, extra_info=None)"
+    "evaluate(messages, **fields) (reward-kit), fn(prompt, completion, example) (Predibase), "
+    "fn(prompts, completions, **kwargs) (TRL), grade(sample, item) (OpenAI), or "
+    "compute_score(data_source, solution_str, ground_truth, extra_info=None) (verl) — "
+    "any function name"
 )
-
-
-@dataclass
-class _Candidate:
-    kind: EntryKind
-    name: str
-    line: int
-    is_async: bool
 
 
 def parse_source(code: str, filename: str = "<evaluator>") -> ast.Module:
@@ -45,6 +51,58 @@ def parse_source(code: str, filename: str = "<evaluator>") -> ast.Module:
         raise EvaluatorCodeError(f"SyntaxError: {exc.msg}", exc.lineno) from None
     except ValueError as exc:  # e.g. source with NUL bytes
         raise EvaluatorCodeError(f"cannot parse the evaluator: {exc}") from None
+
+
+def classify(
+    name: str,
+    positional: Sequence[str],
+    var_args: bool,
+    var_kw: bool,
+    keyword_only: Sequence[str] = (),
+    decorated: bool = False,
+) -> EntryKind | None:
+    """Which convention a function with this signature follows; None = not a reward function.
+
+    Shared by the static check (ast) and the sandbox (inspect.signature of a built value).
+    """
+    if name in _BY_NAME:
+        kind = _BY_NAME[name]
+        problem = _signature_problem(kind, positional, var_args, var_kw, keyword_only)
+        if problem:
+            raise EvaluatorCodeError(problem)
+        return kind
+    names = set(positional) | set(keyword_only)
+    if list(positional) == _REWARD_FN_PARAMS and not (var_args or keyword_only):
+        return "reward_fn"
+    if {"solution_str", "ground_truth"} <= names:
+        return "compute_score"
+    if names & _BATCH_PARAMS:
+        return "batch"
+    if list(positional[:2]) == ["sample", "item"]:
+        return "grade"
+    if decorated or (positional[:1] == ["messages"] and var_kw):
+        return "evaluate"
+    return None
+
+
+def _signature_problem(
+    kind: EntryKind, positional: Sequence[str], var_args: bool, var_kw: bool, kw: Sequence[str]
+) -> str | None:
+    names = set(positional) | set(kw)
+    if kind == "evaluate" and not positional and not var_args:
+        return "evaluate() must take the messages as its first parameter"
+    if kind == "batch" and "completions" not in names and not var_kw:
+        return "reward() must accept (prompts, completions, **kwargs)"
+    if kind == "grade" and len(positional) < 2 and not var_args:
+        return "grade() must take (sample, item)"
+    if kind == "compute_score" and not var_kw:
+        missing = {"solution_str", "ground_truth"} - names
+        if missing:  # verl's bundled scorers take (solution_str, ground_truth, ...) only
+            return (
+                "compute_score() must take (data_source, solution_str, ground_truth, "
+                f"extra_info=None): verl calls it by keyword, and it lacks {sorted(missing)}"
+            )
+    return None
 
 
 def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[list[str], bool, bool, list[str]]:
@@ -62,38 +120,16 @@ def _is_reward_function_decorator(node: ast.expr) -> bool:
     return isinstance(target, ast.Attribute) and target.attr == "reward_function"
 
 
-def _check_signature(fn: ast.FunctionDef | ast.AsyncFunctionDef, kind: EntryKind) -> None:
+def _classify_def(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Component | None:
     positional, var_args, var_kw, keyword_only = _params(fn)
-    names = set(positional) | set(keyword_only)
-    problem = None
-    if kind == "evaluate" and not positional and not var_args:
-        problem = "evaluate() must take the messages as its first parameter"
-    elif kind == "batch" and "completions" not in names and not var_kw:
-        problem = "reward() must accept (prompts, completions, **kwargs)"
-    elif kind == "grade" and len(positional) < 2 and not var_args:
-        problem = "grade() must take (sample, item)"
-    elif kind == "compute_score" and not var_kw:
-        missing = {"data_source", "solution_str", "ground_truth"} - names
-        if missing and len(positional) < 3:
-            problem = (
-                "compute_score() must take (data_source, solution_str, ground_truth, "
-                "extra_info=None)"
-            )
-    if problem:
-        raise EvaluatorCodeError(problem, fn.lineno)
-
-
-def _classify(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> EntryKind | None:
-    if fn.name in _BY_NAME:
-        kind = _BY_NAME[fn.name]
-        _check_signature(fn, kind)
-        return kind
-    positional, var_args, var_kw, keyword_only = _params(fn)
-    if positional == _REWARD_FN_PARAMS and not (var_args or var_kw or keyword_only):
-        return "reward_fn"
-    if any(_is_reward_function_decorator(d) for d in fn.decorator_list):
-        return "evaluate"
-    return None
+    decorated = any(_is_reward_function_decorator(d) for d in fn.decorator_list)
+    try:
+        kind = classify(fn.name, positional, var_args, var_kw, keyword_only, decorated)
+    except EvaluatorCodeError as exc:
+        raise EvaluatorCodeError(exc.message, fn.lineno) from None
+    if kind is None:
+        return None
+    return Component(kind, fn.name, fn.lineno, isinstance(fn, ast.AsyncFunctionDef))
 
 
 def _top_level_functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -105,15 +141,56 @@ def _top_level_functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.As
     return found
 
 
-def _assigned_entry_points(tree: ast.Module, defined: set[str]) -> list[_Candidate]:
-    """`evaluate = make_grader(...)`: a name-based entry point built at import time."""
-    out = []
+def _assignments(tree: ast.Module) -> dict[str, ast.Assign]:
+    out: dict[str, ast.Assign] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                name = target.id if isinstance(target, ast.Name) else None
-                if name in _BY_NAME and name not in defined:
-                    out.append(_Candidate(_BY_NAME[name], name, node.lineno, False))
+                if isinstance(target, ast.Name):
+                    out[target.id] = node
+    return out
+
+
+def _explicit_names(node: ast.Assign) -> list[str]:
+    if not isinstance(node.value, ast.List | ast.Tuple):
+        raise EvaluatorCodeError(
+            f"{EXPLICIT_LIST} must be a list of reward functions (names or strings)", node.lineno
+        )
+    names = []
+    for element in node.value.elts:
+        if isinstance(element, ast.Name):
+            names.append(element.id)
+        elif isinstance(element, ast.Constant) and isinstance(element.value, str):
+            names.append(element.value)
+        else:
+            raise EvaluatorCodeError(
+                f"{EXPLICIT_LIST} entries must be names: bind `name = make_reward(...)` first, "
+                "then list `name`",
+                node.lineno,
+            )
+    if not names:
+        raise EvaluatorCodeError(f"{EXPLICIT_LIST} is empty", node.lineno)
+    return names
+
+
+def _explicit_components(
+    names: list[str], functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef], line: int
+) -> list[Component]:
+    assigned_line = line
+    out = []
+    for name in names:
+        fn = functions.get(name)
+        if fn is not None:
+            found = _classify_def(fn)
+            if found is None:
+                raise EvaluatorCodeError(
+                    f"{EXPLICIT_LIST} lists {name}(), whose signature matches no convention: "
+                    f"define {SIGNATURES}",
+                    fn.lineno,
+                )
+            out.append(found)
+        else:  # built at import time: the sandbox reads its signature
+            out.append(Component("auto", name, assigned_line, False))
     return out
 
 
@@ -126,29 +203,70 @@ def _needs_network(tree: ast.Module) -> bool:
     return False
 
 
-def detect_entry_point(code: str) -> EntryPointInfo:
-    """The single entry point of a Python evaluator; EvaluatorCodeError when 0 or several."""
-    tree = parse_source(code)
+def find_components(tree: ast.Module) -> list[Component]:
     functions = _top_level_functions(tree)
-    candidates: list[_Candidate] = []
-    for fn in functions.values():
-        kind = _classify(fn)
-        if kind is not None:
-            is_async = isinstance(fn, ast.AsyncFunctionDef)
-            candidates.append(_Candidate(kind, fn.name, fn.lineno, is_async))
-    candidates += _assigned_entry_points(tree, set(functions))
-    if not candidates:
-        raise EvaluatorCodeError(f"no entry point found: define {SIGNATURES}")
-    if len(candidates) > 1:
-        listed = ", ".join(f"{c.name} (line {c.line})" for c in candidates)
-        raise EvaluatorCodeError(
-            f"several entry points found: {listed}; keep exactly one", candidates[1].line
+    assigned = _assignments(tree)
+    if EXPLICIT_LIST in assigned:
+        node = assigned[EXPLICIT_LIST]
+        names = _explicit_names(node)
+        missing = [n for n in names if n not in functions and n not in assigned]
+        if missing:
+            raise EvaluatorCodeError(
+                f"{EXPLICIT_LIST} lists {', '.join(missing)}, not defined at module level",
+                node.lineno,
+            )
+        if len(set(names)) != len(names):
+            raise EvaluatorCodeError(f"{EXPLICIT_LIST} lists a function twice", node.lineno)
+        return _explicit_components(names, functions, node.lineno)
+    found = [
+        c
+        for fn in functions.values()
+        if not fn.name.startswith("_") and (c := _classify_def(fn)) is not None
+    ]
+    for name, node in assigned.items():  # `evaluate = make_grader(...)`
+        if name in _BY_NAME and name not in functions:
+            found.append(Component(_BY_NAME[name], name, node.lineno, False))
+    return sorted(found, key=lambda c: c.line or 0)
+
+
+def detect_entry_point(code: str) -> EntryPointInfo:
+    """The reward function(s) of a Python evaluator; EvaluatorCodeError when there is none."""
+    tree = parse_source(code)
+    components = find_components(tree)
+    if not components:
+        raise EvaluatorCodeError(f"no entry point found: define a reward function: {SIGNATURES}")
+    network = _needs_network(tree)
+    if len(components) == 1:
+        only = components[0]
+        return EntryPointInfo(
+            kind=only.kind,
+            name=only.name,
+            line=only.line,
+            is_async=only.is_async,
+            needs_network=network,
+            components=(only,),
         )
-    found = candidates[0]
     return EntryPointInfo(
-        kind=found.kind,
-        name=found.name,
-        line=found.line,
-        is_async=found.is_async,
-        needs_network=_needs_network(tree),
+        kind="components",
+        name=", ".join(c.name for c in components),
+        line=components[0].line,
+        is_async=False,
+        needs_network=network,
+        components=tuple(components),
     )
+
+
+def select_component(entry: EntryPointInfo, name: str) -> EntryPointInfo:
+    """The entry point of one component; EvaluatorCodeError naming the ones there are."""
+    for component in entry.components:
+        if component.name == name:
+            return EntryPointInfo(
+                kind=component.kind,
+                name=component.name,
+                line=component.line,
+                is_async=component.is_async,
+                needs_network=entry.needs_network,
+                components=(component,),
+            )
+    there = ", ".join(entry.component_names())
+    raise EvaluatorCodeError(f"no reward function {name!r} in this evaluator; it has {there}")

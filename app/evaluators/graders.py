@@ -86,7 +86,7 @@ def _text_similarity(
 
 def _python(grade: Callable[..., Any], sample: dict[str, Any], item: dict[str, Any]) -> Grade:
     value = grade(sample, item)
-    score, problem = check_score(value)
+    score, problem = check_score(value, bounded=False)  # OpenAI takes any float here
     if problem:
         raise ValueError(f"grade() {problem}")
     return {"score": score, "reason": None}

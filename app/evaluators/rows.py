@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+# Training puts what TRL knows about the batch (completion_ids, trainer_state) under this key
+# of each row; it never reaches a reward function as a column.
+CONTEXT_KEY = "__rft__"
 
 
 class RowError(ValueError):
@@ -20,6 +24,7 @@ class Turn:
     prompt: str | None  # text prompt (prompt dataset)
     completion: str
     extra: dict[str, Any]
+    context: dict[str, Any] = field(default_factory=dict)
 
     def item(self) -> dict[str, Any]:
         """The row as an evaluator sees it: prompt part plus every other column."""
@@ -82,6 +87,16 @@ def _check_messages(messages: Any, column: str) -> list[dict[str, Any]]:
 def split_row(row: Any, completion: str | None) -> Turn:
     if not isinstance(row, dict):
         raise RowError(f"a row must be a JSON object, got {type(row).__name__}")
+    if CONTEXT_KEY in row:
+        row = dict(row)
+        context = row.pop(CONTEXT_KEY)
+        turn = _split(row, completion)
+        turn.context = context if isinstance(context, dict) else {}
+        return turn
+    return _split(row, completion)
+
+
+def _split(row: dict[str, Any], completion: str | None) -> Turn:
     if completion is not None and not isinstance(completion, str):
         raise RowError(f"the completion must be text, got {type(completion).__name__}")
     if "messages" in row:
@@ -127,7 +142,8 @@ def batch_arguments(turns: list[Turn]) -> tuple[list[Any], list[Any], dict[str, 
     columns: dict[str, list[Any]] = {}
     for turn in turns:
         for key in turn.extra:
-            columns.setdefault(key, [])
+            if key != "completion":  # TRL leaves out prompt, completion and completion_ids
+                columns.setdefault(key, [])
     for key, values in columns.items():
         values.extend(turn.extra.get(key) for turn in turns)
     return prompts, completions, columns

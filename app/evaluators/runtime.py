@@ -19,12 +19,14 @@ from typing import Any, Protocol
 
 import msgspec
 
-from . import graders, results
+from . import graders
+from .calls import BatchLog, Part, batch_call, invoke, make_part
 from .capture import USER_FILENAME, OutputCapture, format_user_error, register_source
+from .environment import missing_import_hint
 from .loader import exec_module, forget_module
-from .rows import RowError, Turn, batch_arguments, split_row
-from .validate import judge, judge_batch
-from .values import EntryPointInfo, SampleResult
+from .rows import RowError, Turn, split_row
+from .validate import judge, judge_batch, merge_components
+from .values import Component, EntryPointInfo, SampleResult
 
 ASYNC_GROUP = 64  # async rows awaited together; the watchdog then covers the group
 CACHE_SIZE = 8  # evaluators kept compiled per worker (the pool mirrors this LRU)
@@ -48,29 +50,29 @@ class NullProgress:
 
 
 def install_reward_kit() -> None:
-    """Make `from reward_kit import reward_function, EvaluateResult, MetricResult` work."""
-    package = types.ModuleType("reward_kit")
-    for name in ("EvaluateResult", "MetricResult", "Message", "reward_function"):
-        setattr(package, name, getattr(results, name))
-    package.__path__ = []  # a package, so `reward_kit.models` can be imported too
-    submodule = types.ModuleType("reward_kit.models")
-    for name in ("EvaluateResult", "MetricResult", "Message"):
-        setattr(submodule, name, getattr(results, name))
-    package.models = submodule  # type: ignore[attr-defined]
-    typed = types.ModuleType("reward_kit.typed_interface")
-    typed.reward_function = results.reward_function  # type: ignore[attr-defined]
+    """Make `reward_kit` and its public modules importable (see reward_kit_shim)."""
+    from . import reward_kit_shim
+    from .reward_kit_shim import functions, models, rewards, typed_interface
+    from .reward_kit_shim.rewards import format as format_module
+    from .reward_kit_shim.rewards import length
+
     sys.modules.update(
-        {"reward_kit": package, "reward_kit.models": submodule, "reward_kit.typed_interface": typed}
+        {
+            "reward_kit": reward_kit_shim,
+            "reward_kit.models": models,
+            "reward_kit.typed_interface": typed_interface,
+            "reward_kit.reward_function": functions,
+            "reward_kit.rewards": rewards,
+            "reward_kit.rewards.length": length,
+            "reward_kit.rewards.format": format_module,
+        }
     )
 
 
 @dataclass
 class Loaded:
     entry: EntryPointInfo
-    fn: Callable[..., Any]
-    is_async: bool
-    accepts: frozenset[str] | None  # keyword names it takes; None = it has **kwargs
-    positional: tuple[str, ...]
+    parts: list[Part]  # one per reward function (component)
     source: str | None
     module: types.ModuleType | None
 
@@ -80,32 +82,19 @@ class LoadFailure:
     result: SampleResult
 
 
-def _failure(exc: BaseException, prefix: str = "") -> SampleResult:
+def _failure(exc: BaseException, prefix: str = "", called_as: str = "") -> SampleResult:
     try:
         error, line = format_user_error(exc)
     except MemoryError:  # nothing left to format with: say what we can
         return SampleResult(reason=f"{prefix}{type(exc).__name__}", error=type(exc).__name__)
     summary = error.strip().splitlines()[-1] if error.strip() else type(exc).__name__
+    if called_as and isinstance(exc, TypeError):  # most often a signature mismatch
+        summary = f"{summary} ({called_as})"
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        summary = f"{summary}: {missing_import_hint(exc.name)}"
     return SampleResult(
         reason=f"{prefix}{summary}", is_score_valid=False, error=error, error_line=line
     )
-
-
-def _signature(fn: Callable[..., Any]) -> tuple[frozenset[str] | None, tuple[str, ...]]:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):  # builtins without a signature: pass everything
-        return None, ()
-    kinds = inspect.Parameter
-    positional = tuple(
-        p.name for p in params if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)
-    )
-    if any(p.kind == kinds.VAR_KEYWORD for p in params):
-        return None, positional
-    names = frozenset(
-        p.name for p in params if p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY)
-    )
-    return names, positional
 
 
 def load(key: str, payload: Mapping[str, Any], llm: Mapping[str, Any] | None) -> Loaded:
@@ -113,53 +102,16 @@ def load(key: str, payload: Mapping[str, Any], llm: Mapping[str, Any] | None) ->
     entry: EntryPointInfo = payload["entry"]
     if entry.kind == "grader_spec":
         grade = graders.build(payload["grader"], key, llm)
-        return Loaded(entry, grade, False, None, (), None, None)
+        return Loaded(entry, [Part("grader_spec", entry.name, grade, False, None, ())], None, None)
     source: str = payload["code"]
     module = exec_module(source, key)
-    fn = getattr(module, entry.name, None)
-    if not callable(fn):
+    components = entry.components or (Component(entry.kind, entry.name, entry.line),)
+    try:
+        parts = [make_part(c.kind, c.name, getattr(module, c.name, None)) for c in components]
+    except BaseException:
         forget_module(module)
-        raise TypeError(f"{entry.name} is not a function after the module ran")
-    accepts, positional = _signature(fn)
-    return Loaded(entry, fn, _is_async(fn), accepts, positional, source, module)
-
-
-def _is_async(fn: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(inspect.unwrap(fn)) or inspect.iscoroutinefunction(fn)
-
-
-def _keywords(ev: Loaded, values: Mapping[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    if ev.accepts is None:
-        return {k: v for k, v in values.items() if k not in skip}
-    return {k: v for k, v in values.items() if k in ev.accepts and k not in skip}
-
-
-def _ground_truth(item: Mapping[str, Any]) -> Any:
-    if "ground_truth" in item:
-        return item["ground_truth"]
-    reward_model = item.get("reward_model")  # verl's parquet layout
-    return reward_model.get("ground_truth") if isinstance(reward_model, Mapping) else None
-
-
-def invoke(ev: Loaded, turn: Turn) -> Any:
-    """Call a per-sample entry point the way its convention prescribes."""
-    kind = ev.entry.kind
-    if kind == "evaluate":
-        return ev.fn(turn.chat(), **_keywords(ev, turn.extra, ev.positional[:1]))
-    if kind == "reward_fn":
-        return ev.fn(turn.prompt_text(), turn.completion, turn.item())
-    if kind in ("grade", "grader_spec"):
-        return ev.fn(turn.grader_sample(), turn.item())
-    item = turn.item()
-    args = {
-        "data_source": item.get("data_source", "rft"),
-        "solution_str": turn.completion,
-        "ground_truth": _ground_truth(item),
-        "extra_info": {k: v for k, v in item.items() if k not in ("data_source", "ground_truth")},
-    }
-    if ev.accepts is None or {"data_source", "solution_str", "ground_truth"} <= ev.accepts:
-        return ev.fn(**_keywords(ev, args))
-    return ev.fn(*list(args.values())[: max(3, min(4, len(ev.positional)))])
+        raise
+    return Loaded(entry, parts, source, module)
 
 
 class Runtime:
@@ -217,15 +169,40 @@ class Runtime:
                 return
             if ev.source is not None:  # tracebacks show this evaluator's lines
                 register_source(USER_FILENAME, ev.source)
-            if ev.entry.kind == "batch":
-                self._run_batch(ev, rows, timeout_s, emit)
-            elif ev.is_async:
-                for start in range(0, len(rows), async_group):
-                    self._run_group(ev, rows[start : start + async_group], start, timeout_s, emit)
+            if len(ev.parts) == 1:
+                self._run_part(ev.parts[0], rows, timeout_s, emit, async_group)
             else:
-                self._run_each(ev, rows, timeout_s, emit)
+                self._run_components(ev.parts, rows, timeout_s, emit, async_group)
         finally:
             self.progress.idle()
+
+    def _run_part(
+        self, part: Part, rows: list[Any], timeout_s: float, emit: Emit, async_group: int
+    ) -> None:
+        if part.kind == "batch":
+            self._run_batch(part, rows, timeout_s, emit)
+        elif part.is_async:
+            for start in range(0, len(rows), async_group):
+                self._run_group(part, rows[start : start + async_group], start, timeout_s, emit)
+        else:
+            self._run_each(part, rows, timeout_s, emit)
+
+    def _run_components(
+        self, parts: list[Part], rows: list[Any], timeout_s: float, emit: Emit, async_group: int
+    ) -> None:
+        """Every reward function on every row (the preview of a module with several)."""
+        per_part: list[list[SampleResult]] = []
+        for part in parts:
+            found: list[SampleResult | None] = [None] * len(rows)
+
+            def keep(pos: int, result: SampleResult, found: list[Any] = found) -> None:
+                found[pos] = result
+
+            self._run_part(part, rows, timeout_s, keep, async_group)
+            self.progress.group(0, len(rows))  # the merge below is ours, not user code
+            per_part.append([r or SampleResult.invalid("internal: no result") for r in found])
+        for pos in range(len(rows)):
+            emit(pos, merge_components([p.name for p in parts], [r[pos] for r in per_part]))
 
     def _leave_if_forked(self) -> None:
         # A child forked by user code must never go on to speak the parent's protocol.
@@ -237,38 +214,39 @@ class Runtime:
             return self.loop.run_until_complete(asyncio.wait_for(value, timeout_s))
         return value
 
-    def _run_each(self, ev: Loaded, rows: list[Any], timeout_s: float, emit: Emit) -> None:
+    def _run_each(self, ev: Part, rows: list[Any], timeout_s: float, emit: Emit) -> None:
         capture, perf = self.capture, time.perf_counter
         for pos, (row, completion) in enumerate(rows):
             self.progress.row(pos)
             token = capture.begin()
             started = perf()
             try:
-                result = judge(self._settle(invoke(ev, split_row(row, completion)), timeout_s))
+                value = self._settle(invoke(ev, split_row(row, completion)), timeout_s)
+                result = judge(value, ev.kind)
             except RowError as exc:
                 result = SampleResult.invalid(str(exc))
             except BaseException as exc:
-                result = _failure(exc, "raised ")
+                result = _failure(exc, "raised ", ev.called_as())
             finally:
                 self._leave_if_forked()
             result.duration_ms = (perf() - started) * 1000.0
             result.stdout = capture.end(token)
             emit(pos, result)
 
-    async def _one_async(self, ev: Loaded, row: Any, completion: Any, timeout_s: float) -> Any:
+    async def _one_async(self, ev: Part, row: Any, completion: Any, timeout_s: float) -> Any:
         token = self.capture.begin()  # each gathered task has its own context, so its own output
         started = time.perf_counter()
         try:
             value = invoke(ev, split_row(row, completion))
             if inspect.isawaitable(value):
                 value = await asyncio.wait_for(value, timeout_s)
-            result = judge(value)
+            result = judge(value, ev.kind)
         except RowError as exc:
             result = SampleResult.invalid(str(exc))
         except TimeoutError:
             result = SampleResult.invalid(f"timed out after {timeout_s:g} s")
         except BaseException as exc:
-            result = _failure(exc, "raised ")
+            result = _failure(exc, "raised ", ev.called_as())
         finally:
             self._leave_if_forked()
         result.duration_ms = (time.perf_counter() - started) * 1000.0
@@ -276,7 +254,7 @@ class Runtime:
         return result
 
     def _run_group(
-        self, ev: Loaded, group: list[Any], start: int, timeout_s: float, emit: Emit
+        self, ev: Part, group: list[Any], start: int, timeout_s: float, emit: Emit
     ) -> None:
         self.progress.group(start, len(group))
         coroutines = [self._one_async(ev, row, completion, timeout_s) for row, completion in group]
@@ -287,7 +265,7 @@ class Runtime:
         for offset, result in enumerate(self.loop.run_until_complete(gather())):
             emit(start + offset, result)
 
-    def _run_batch(self, ev: Loaded, rows: list[Any], timeout_s: float, emit: Emit) -> None:
+    def _run_batch(self, ev: Part, rows: list[Any], timeout_s: float, emit: Emit) -> None:
         self.progress.group(0, len(rows))
         turns: list[Turn] = []
         positions: list[int] = []
@@ -299,15 +277,14 @@ class Runtime:
                 emit(pos, SampleResult.invalid(str(exc)))
         if not turns:
             return
-        prompts, completions, columns = batch_arguments(turns)
         token = self.capture.begin()
         started = time.perf_counter()
+        log = BatchLog()
         try:
-            arguments = {"prompts": prompts, "completions": completions}
-            keywords = _keywords(ev, {**columns, **arguments})
-            results = judge_batch(self._settle(ev.fn(**keywords), timeout_s), len(turns))
+            results = judge_batch(self._settle(batch_call(ev, turns, log), timeout_s), len(turns))
+            log.apply(results)
         except BaseException as exc:
-            failure = _failure(exc, "raised ")
+            failure = _failure(exc, "raised ", ev.called_as())
             results = [
                 SampleResult(
                     reason=failure.reason, error=failure.error, error_line=failure.error_line

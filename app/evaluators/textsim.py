@@ -1,17 +1,22 @@
-"""Text similarity metrics in pure Python (no downloads, no NLTK): all return 0.0 to 1.0.
+"""Text similarity metrics for the `text_similarity` grader spec: all return 0.0 to 1.0.
 
-Used by the `text_similarity` grader spec. Token-based metrics lower-case and split on word
-characters, so punctuation and case do not count as differences.
+fuzzy_match is rapidfuzz's WRatio with its default processing, divided by 100 — OpenAI's
+number (the graders guide's "fuzzy wuzzy was a bear" / "fuzzy wuzzy had no hair" gives 0.756).
+ROUGE tokenises as Google's rouge-score does (lower case, runs of [a-z0-9], no stemming) and
+gives its F-measure; rouge-score itself is not imported because it pulls in NLTK (seconds per
+sandbox worker start), and the tests check the two agree. BLEU, GLEU and METEOR are computed
+here without NLTK data (METEOR: exact matches only; WordNet synonyms need a download).
 """
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
 import re
 from collections import Counter
 from collections.abc import Callable
+
+from rapidfuzz import fuzz, utils
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -24,11 +29,17 @@ def _ngrams(words: list[str], n: int) -> Counter[tuple[str, ...]]:
     return Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
 
 
+_ROUGE_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """rouge-score's tokenizer: lower case, non-alphanumerics become spaces."""
+    return _ROUGE_SPLIT.sub(" ", text.lower()).split()
+
+
 def fuzzy_match(candidate: str, reference: str) -> float:
-    """Character-level similarity ratio (2 * matches / total length), like rapidfuzz's ratio."""
-    if not candidate and not reference:
-        return 1.0
-    return difflib.SequenceMatcher(None, candidate, reference, autojunk=False).ratio()
+    """rapidfuzz's WRatio with default processing, 0-1 (what OpenAI's fuzzy_match gives)."""
+    return float(fuzz.WRatio(candidate, reference, processor=utils.default_process)) / 100.0
 
 
 def bleu(candidate: str, reference: str, max_n: int = 4) -> float:
@@ -88,10 +99,10 @@ def meteor(candidate: str, reference: str) -> float:
 
 
 def rouge_n(candidate: str, reference: str, n: int) -> float:
-    """ROUGE-N F1 over n-gram overlap."""
-    cand, ref = _ngrams(tokens(candidate), n), _ngrams(tokens(reference), n)
+    """ROUGE-N F-measure over n-gram overlap (rouge-score's)."""
+    cand, ref = _ngrams(rouge_tokens(candidate), n), _ngrams(rouge_tokens(reference), n)
     if not cand or not ref:
-        return 1.0 if not cand and not ref else 0.0
+        return 0.0
     overlap = sum((cand & ref).values())
     if overlap == 0:
         return 0.0
@@ -111,10 +122,10 @@ def lcs_length(a: list[str], b: list[str]) -> int:
 
 
 def rouge_l(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 from the longest common subsequence of tokens."""
-    cand, ref = tokens(candidate), tokens(reference)
+    """ROUGE-L F-measure from the longest common subsequence of tokens (rouge-score's)."""
+    cand, ref = rouge_tokens(candidate), rouge_tokens(reference)
     if not cand or not ref:
-        return 1.0 if cand == ref else 0.0
+        return 0.0
     lcs = lcs_length(cand, ref)
     if lcs == 0:
         return 0.0

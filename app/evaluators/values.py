@@ -11,7 +11,12 @@ from typing import Any, Literal
 
 import msgspec
 
-EntryKind = Literal["evaluate", "reward_fn", "batch", "grade", "compute_score", "grader_spec"]
+EntryKind = Literal[
+    "evaluate", "reward_fn", "batch", "grade", "compute_score", "grader_spec", "components", "auto"
+]
+# "components": a module with several reward functions, run together (the IDE preview);
+# "auto": a component built at import time (REWARD_FUNCTIONS = [make_reward(...)]): its
+# convention is read from the live signature when the module is loaded.
 
 
 class EvaluatorCodeError(Exception):
@@ -63,14 +68,35 @@ class SampleResult(msgspec.Struct):
         return cls(score=None, reason=reason, is_score_valid=False, error=error)
 
 
+class Component(msgspec.Struct, frozen=True):
+    """One reward function of a module: its convention, name and where it is defined."""
+
+    kind: EntryKind
+    name: str
+    line: int | None = None
+    is_async: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+
 class EntryPointInfo(msgspec.Struct, frozen=True):
-    """Which convention an evaluator follows, as found by check_code()."""
+    """Which convention an evaluator follows, as found by check_code().
+
+    With one reward function, kind/name describe it. With several, kind is "components" and
+    `components` lists them (each a TRL reward_funcs entry / Predibase functions-dict entry).
+    """
 
     kind: EntryKind
     name: str
     line: int | None = None
     is_async: bool = False
     needs_network: bool = False
+    components: tuple[Component, ...] = ()
+
+    def component_names(self) -> list[str]:
+        return [c.name for c in self.components] or [self.name]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = msgspec.to_builtins(self)

@@ -34,7 +34,7 @@ from app.ingest.rows import (
     MESSAGES,
     RowError,
     check_messages,
-    check_prompt,
+    check_prompt_row,
     row_format,
 )
 from app.ingest.shapes import ABSENT, Shapes
@@ -265,7 +265,7 @@ class JsonlValidator:
             kind = row_format(row)
             if kind != self.format:
                 self._set_format(kind, number)
-            tokens = check_messages(row[MESSAGES]) if kind == MESSAGES else check_prompt(row[kind])
+            tokens = check_messages(row[MESSAGES]) if kind == MESSAGES else check_prompt_row(row)
         except RowError as exc:
             self._error(number, str(exc))
             return None

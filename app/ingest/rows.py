@@ -5,7 +5,11 @@
   missing or null only on an assistant message that makes tool calls. A trailing assistant
   message is the row's reference answer (the IDE preview scores it, SFT warm-up learns it,
   training strips it from the prompt), so at least one message must come before it.
-- prompt (Predibase): ``{"prompt": "...", ...extra}`` with a non-empty string.
+- prompt: ``{"prompt": ..., ...extra}`` in one of the ecosystems' layouts:
+  Predibase / TRL plain: a non-empty string, optional ``completion`` string (reference);
+  TRL conversational: a list of messages, optional ``completion`` as messages (reference);
+  verl: a list of messages, ``reward_model: {ground_truth, style}``, ``data_source``,
+  ``extra_info`` (an object).
 
 Every other field is kept as it is. The checks run once per row on a hot path: plain type
 tests, an exception only for a bad row. (Most rows never get here: see ``shapes``.)
@@ -76,12 +80,64 @@ def with_answer(messages: int, chars: int, answer_chars: int) -> int:
 
 def check_prompt(prompt: object) -> int:
     """Estimated tokens of a valid prompt; raises RowError otherwise."""
+    if type(prompt) is list:
+        return _conversational_prompt(prompt)
     if type(prompt) is not str:
-        hint = " (chat rows go in messages)" if type(prompt) is list else ""
-        raise RowError(f"prompt must be a string, got {json_type(prompt)}{hint}")
+        raise RowError(f"prompt must be a string or a list of messages, got {json_type(prompt)}")
     if not prompt.strip():
         raise RowError("prompt is empty")
     return tokens_of(len(prompt))
+
+
+def _conversational_prompt(prompt: list[Any]) -> int:
+    """TRL conversational / verl: the prompt is messages, checked as the messages format is."""
+    try:
+        tokens = check_messages(prompt)
+    except RowError as exc:
+        raise RowError(str(exc).replace("messages", "prompt", 1)) from None
+    if tokens & ANSWER_FLAG:
+        raise RowError(
+            "prompt ends with an assistant message: put the reference answer in completion"
+        )
+    return tokens
+
+
+def check_prompt_row(row: dict[str, Any]) -> int:
+    """A prompt-format row: the prompt, and the layout fields the ecosystems give a meaning."""
+    tokens = check_prompt(row[PROMPT])
+    completion = row.get("completion", _MISSING)
+    if completion is not _MISSING and completion is not None:
+        if type(completion) is str:
+            tokens |= ANSWER_FLAG
+        elif type(completion) is list:
+            try:
+                check_messages(completion)
+            except RowError as exc:
+                raise RowError(str(exc).replace("messages", "completion", 1)) from None
+            tokens |= ANSWER_FLAG
+        else:
+            raise RowError(
+                f"completion must be a string or a list of messages, got {json_type(completion)}"
+            )
+    reward_model = row.get("reward_model", _MISSING)
+    if reward_model is not _MISSING and type(reward_model) is not dict:
+        raise RowError(
+            "reward_model must be an object like verl's {ground_truth, style}, "
+            f"got {json_type(reward_model)}"
+        )
+    extra_info = row.get("extra_info", _MISSING)
+    if extra_info is not _MISSING and extra_info is not None and type(extra_info) is not dict:
+        raise RowError(f"extra_info must be an object (verl's layout), got {json_type(extra_info)}")
+    return tokens
+
+
+def layout(row: dict[str, Any]) -> str:
+    """Which ecosystem's layout a valid row is written in (shown with the dataset)."""
+    if MESSAGES in row:
+        return "openai_chat"
+    if type(row.get(PROMPT)) is list:
+        return "verl" if "reward_model" in row or "data_source" in row else "trl_conversational"
+    return "prompt"
 
 
 def check_messages(messages: object) -> int:

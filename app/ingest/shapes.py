@@ -25,6 +25,7 @@ MAX_NAMES = 64  # a file with more field names than this checks new ones on the 
 ABSENT = msgspec.UnsetType  # the type of a field a row does not have
 
 _content = attrgetter("content")
+_LAYOUT_FIELDS = frozenset(("completion", "reward_model", "extra_info"))
 
 
 class _Message(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -72,8 +73,8 @@ class Shape:
 
 def simple(row: dict[str, Any], kind: str) -> bool:
     """Whether a valid row is of the kind the struct takes."""
-    if kind == PROMPT:
-        return True
+    if kind == PROMPT:  # layout fields with rules of their own stay on the slow path
+        return type(row[PROMPT]) is str and not (_LAYOUT_FIELDS & set(row))
     return all(len(m) == 2 and type(m.get("content")) is str for m in row[MESSAGES])
 
 

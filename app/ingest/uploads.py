@@ -21,6 +21,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.core.errors import InvalidInput, PayloadTooLarge
 from app.core.storage import describe_bytes
+from app.ingest import parquet
 from app.ingest.jsonl import JsonlValidator, Report
 
 BLOCK_BYTES = 1024 * 1024
@@ -68,6 +69,8 @@ class _Receiver:
         self.filename: str | None = None
         self.complete = False
         self.file_seen = False
+        self.parquet_path: Path | None = None  # set when the file turns out to be Parquet
+        self._parquet: IO[bytes] | None = None
         self._headers: dict[str, bytes] = {}
         self._header = (bytearray(), bytearray())
         self._part: str | None = None
@@ -135,11 +138,27 @@ class _Receiver:
 
     def consume(self, block: bytes) -> None:
         """Runs in a worker thread: the block to the staging file and the validator."""
+        if self.validator.size == 0 and self._parquet is None and parquet.is_parquet(block):
+            self.parquet_path = self.data_path.with_suffix(".parquet")
+            self._parquet = self.parquet_path.open("wb")
+        if self._parquet is not None:  # read at the end: Parquet keeps its schema last
+            self._parquet.write(block)
+            return
         if not self.validator.failed:
             self._data.write(block)  # a rejected file is not kept: only counted to the end
         self.validator.feed(block)
 
     def finish(self) -> Report:
+        if self._parquet is not None and self.parquet_path is not None:
+            self._parquet.close()
+            try:
+                parquet.convert(self.parquet_path, self._data, self.validator.feed)
+            except parquet.ParquetError as exc:
+                raise InvalidInput(
+                    "Invalid upload", [{"field": FILE_FIELD, "message": str(exc)}]
+                ) from None
+            finally:
+                self.parquet_path.unlink(missing_ok=True)
         report = self.validator.finish()
         self.close()
         return report
@@ -147,16 +166,29 @@ class _Receiver:
     def close(self) -> None:
         self._data.close()
         self._index.close()
+        if self._parquet is not None:
+            self._parquet.close()
+        if self.parquet_path is not None:
+            self.parquet_path.unlink(missing_ok=True)
 
 
 def stage_bytes(staging: Path, data: bytes, filename: str | None = None) -> StagedUpload:
     """A file already in memory, staged as an upload would be (seed data, tests)."""
     stem = staging / uuid.uuid4().hex
     data_path, index_path = stem.with_suffix(".jsonl"), stem.with_suffix(".idx")
-    data_path.write_bytes(data)
     with index_path.open("wb") as index:
         validator = JsonlValidator(index)
-        validator.feed(data)
+        if parquet.is_parquet(data):
+            source = stem.with_suffix(".parquet")
+            source.write_bytes(data)
+            try:
+                with data_path.open("wb") as out:
+                    parquet.convert(source, out, validator.feed)
+            finally:
+                source.unlink(missing_ok=True)
+        else:
+            data_path.write_bytes(data)
+            validator.feed(data)
         report = validator.finish()
     return StagedUpload(data_path, index_path, report, {}, filename)
 

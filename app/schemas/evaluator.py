@@ -84,6 +84,13 @@ class EvaluatorPublic(BaseModel):
         )
 
 
+class EnvironmentPackage(BaseModel):
+    name: str = Field(description="Distribution name (as pip knows it).")
+    import_name: str = Field(description="What evaluator code imports.")
+    version: str | None = Field(description="Installed version; null when missing here.")
+    purpose: str
+
+
 class TemplatePublic(BaseModel):
     slug: str
     name: str

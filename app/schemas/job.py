@@ -20,6 +20,7 @@ class PinnedEvaluator(BaseModel):
     name: str
     version: int
     weight: float
+    components: dict[str, float] | None = None
 
 
 class JobPublic(OutputModel):

@@ -14,7 +14,7 @@ import json
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -212,6 +212,11 @@ class RolloutParams(InputModel):
 class JobEvaluator(InputModel):
     id: int = Field(description="A saved evaluator of yours.")
     weight: float = Field(1.0, gt=0.0, le=100.0, description="Weight in the summed reward.")
+    components: dict[str, Annotated[float, Field(gt=0.0, le=100.0)]] | None = Field(
+        None,
+        description="For a module with several reward functions: which ones to train on and "
+        "the weight of each ({name: weight}); by default all of them, weight 1.",
+    )
 
 
 class JobCreate(InputModel):

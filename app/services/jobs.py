@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.evaluators import EvaluatorCodeError, check_code
 from app.models import (
     Checkpoint,
     Evaluator,
@@ -23,6 +24,20 @@ from app.models import (
 )
 from app.schemas.job_params import JobCreate, JobEvaluator
 from app.services import job_defaults
+
+
+def unknown_components(code: Any, chosen: dict[str, float] | None) -> str | None:
+    """Why a job's choice of components does not fit the evaluator, or None when it fits."""
+    if not chosen:
+        return None
+    try:
+        names = check_code(code).component_names()
+    except EvaluatorCodeError as exc:
+        return f"the evaluator does not pass its check: {exc}"
+    unknown = sorted(set(chosen) - set(names))
+    if unknown:
+        return f"no reward function {', '.join(unknown)}; the evaluator has {', '.join(names)}"
+    return None
 
 
 def pin_evaluators(
@@ -38,12 +53,17 @@ def pin_evaluators(
             )
             continue
         version = evaluator.latest
+        problem = unknown_components(version.code, item.components)
+        if problem:
+            errors.append({"field": f"evaluators.{i}.components", "message": problem})
+            continue
         pinned.append(
             {
                 "id": evaluator.id,
                 "name": evaluator.name,
                 "version": version.version,
                 "weight": item.weight,
+                "components": item.components,
                 "code": version.code,
             }
         )

@@ -56,13 +56,14 @@ def test_no_entry_point_lists_the_conventions() -> None:
     assert "compute_score(data_source" in caught.value.message
 
 
-def test_several_entry_points_are_named_with_lines() -> None:
+def test_several_reward_functions_become_components() -> None:
     code = "def evaluate(messages, **kw):\n    return 1\n\ndef grade(sample, item):\n    return 1\n"
-    with pytest.raises(EvaluatorCodeError) as caught:
-        check_code(code)
-    assert "evaluate (line 1)" in caught.value.message
-    assert "grade (line 4)" in caught.value.message
-    assert caught.value.line == 4
+    entry = check_code(code)
+    assert entry.kind == "components"
+    assert [(c.name, c.kind, c.line) for c in entry.components] == [
+        ("evaluate", "evaluate", 1),
+        ("grade", "grade", 4),
+    ]
 
 
 def test_wrong_signature_is_reported_at_the_def() -> None:

@@ -54,7 +54,7 @@ def test_batch_answers_must_match_the_batch() -> None:
     mixed = judge_batch([1.0, None, 2.0], 3)
     assert mixed[0].score == 1.0
     assert mixed[1].reason == "returned None (sample skipped)"
-    assert mixed[2].reason == "score 2 is outside 0–1"  # noqa: RUF001
+    assert (mixed[2].score, mixed[2].is_score_valid) == (2.0, True)  # TRL takes any float
     assert (judge_batch(0.5, 2)[0].reason or "").startswith("batch returned float 0.5")
 
 
@@ -106,7 +106,7 @@ def test_text_metrics() -> None:
     same = "the cat sat on the mat"
     for name, metric in textsim.METRICS.items():
         assert metric(same, same) == pytest.approx(1.0, abs=0.01), name  # METEOR: 0.998
-        assert metric(same, "quantum chromodynamics") == pytest.approx(0.0, abs=0.3), name
+        assert metric(same, "quantum chromodynamics") == pytest.approx(0.0, abs=0.35), name
     assert textsim.rouge_l("the cat sat", "the cat sat on the mat") == pytest.approx(2 / 3)
     assert textsim.rouge_n("a b c", "a b d", 2) == pytest.approx(0.5)
     assert 0.3 < textsim.bleu("the cat sat on a mat", same) < 1.0

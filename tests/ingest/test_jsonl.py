@@ -201,11 +201,15 @@ class TestBadRows:
         ("prompt", "message"),
         [
             (
-                [{"role": "user", "content": "x"}],
-                "prompt must be a string, got array (chat rows go in messages)",
+                [{"role": "user", "content": 5}],
+                "prompt[0].content must be a string or a list of text parts, got integer",
+            ),
+            (
+                [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}],
+                "prompt ends with an assistant message: put the reference answer in completion",
             ),
             ("   ", "prompt is empty"),
-            (None, "prompt must be a string, got null"),
+            (None, "prompt must be a string or a list of messages, got null"),
         ],
     )
     def test_bad_prompt(self, prompt: Any, message: str) -> None:

@@ -27,8 +27,14 @@ def split_row(row: dict[str, Any]) -> tuple[Any, dict[str, Any], str | None]:
             reference = _text(messages.pop().get("content"))
         prompt = [{"role": m["role"], "content": _text(m.get("content"))} for m in messages]
         return prompt, {**row, "messages": messages}, reference
-    reference = row.get("completion") if isinstance(row.get("completion"), str) else None
-    return row["prompt"], row, reference
+    # prompt: text (Predibase, TRL plain) or messages (TRL conversational, verl); the optional
+    # completion (TRL's reference) is text or messages.
+    prompt, completion = row["prompt"], row.get("completion")
+    if isinstance(prompt, list):
+        prompt = [{"role": m["role"], "content": _text(m.get("content"))} for m in prompt]
+    if isinstance(completion, list):
+        completion = "".join(_text(m.get("content")) for m in completion)
+    return prompt, row, completion if isinstance(completion, str) else None
 
 
 def trainer_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,12 +12,60 @@ import math
 import time
 from typing import Any
 
-from app.evaluators import EvaluatorPool, Sample, SampleResult
+from app.evaluators import EvaluatorPool, Sample, SampleResult, check_code, component_spec
+from app.evaluators.rows import CONTEXT_KEY
+from app.evaluators.validate import is_skipped
 from worker.training.data import completion_text, prompt_text
 from worker.training.recorder import Recorder
 
 # Per evaluator and step: errors and invalid samples first, then print output.
 LOGS_PER_EVALUATOR_STEP = 8
+
+
+def expand_components(evaluators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per reward function: a module with several trains each as a component.
+
+    The job's `components` ({name: weight}) picks a subset and their weights; by default every
+    reward function of the module counts with weight 1. A component's weight multiplies the
+    evaluator's; its metrics are named `rewards/<evaluator>/<component>/...`.
+    """
+    out = []
+    for evaluator in evaluators:
+        names = check_code(evaluator["code"]).component_names()
+        chosen = evaluator.get("components") or {}
+        if len(names) == 1 and not chosen:
+            out.append(evaluator)
+            continue
+        for name, weight in (chosen or dict.fromkeys(names, 1.0)).items():
+            out.append(
+                {
+                    **evaluator,
+                    "name": f"{evaluator['name']}/{name}",
+                    "code": component_spec(evaluator["code"], name),
+                    "weight": float(evaluator["weight"]) * float(weight),
+                }
+            )
+    return out
+
+
+def trl_context(count: int, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    """What TRL passes besides the columns, per sample, in a form that crosses the sandbox."""
+    ids = kwargs.get("completion_ids")
+    state = kwargs.get("trainer_state")
+    shared: dict[str, Any] = {}
+    if state is not None:
+        shared["trainer_state"] = {
+            key: getattr(state, key)
+            for key in ("global_step", "max_steps", "epoch", "num_train_epochs")
+            if isinstance(getattr(state, key, None), int | float)
+        }
+    out = []
+    for i in range(count):
+        context = dict(shared)
+        if isinstance(ids, list) and i < len(ids):
+            context["completion_ids"] = [int(t) for t in ids[i]]
+        out.append(context)
+    return out
 
 
 def combine(weights: list[float], scores: list[float | None]) -> float | None:
@@ -48,7 +96,7 @@ class RewardHub:
         record_every_seconds: float = 0.5,
     ) -> None:
         self.pool, self.tenant, self.recorder = pool, tenant, recorder
-        self.evaluators = evaluators
+        self.evaluators = expand_components(evaluators)
         self.completions_per_step = completions_per_step
         # Fast steps (the demo makes ~10 a second) are sampled for completions and print output;
         # errors and invalid samples are always recorded.
@@ -59,7 +107,7 @@ class RewardHub:
         self._step_metrics: dict[int, dict[str, float]] = {}
 
     def set_evaluators(self, evaluators: list[dict[str, Any]]) -> None:
-        self.evaluators = evaluators
+        self.evaluators = expand_components(evaluators)
 
     def take_metrics(self, step: int) -> dict[str, float]:
         return self._step_metrics.pop(step, {})
@@ -76,15 +124,22 @@ class RewardHub:
     def rewards(self, per_evaluator: list[list[SampleResult]]) -> list[float | None]:
         weights = [float(e["weight"]) for e in self.evaluators]
         count = len(per_evaluator[0]) if per_evaluator else 0
-        return [
-            combine(weights, [r[i].score if r[i].is_score_valid else None for r in per_evaluator])
-            for i in range(count)
-        ]
+        out = []
+        for i in range(count):
+            # A reward function that returned None does not apply (TRL's nansum leaves it out).
+            kept = [(w, r[i]) for w, r in zip(weights, per_evaluator, strict=True)]
+            applying = [(w, r) for w, r in kept if not is_skipped(r)]
+            scores = [r.score if r.is_score_valid else None for _, r in applying]
+            out.append(combine([w for w, _ in applying], scores) if applying else None)
+        return out
 
     def __call__(
-        self, prompts: list[Any], completions: list[Any], row_json: list[str], **_: Any
+        self, prompts: list[Any], completions: list[Any], row_json: list[str], **kwargs: Any
     ) -> list[float | None]:
         rows = [json.loads(r) for r in row_json]
+        for row, context in zip(rows, trl_context(len(rows), kwargs), strict=True):
+            if context:
+                row[CONTEXT_KEY] = context
         texts = [completion_text(c) for c in completions]
         per_evaluator = self.score(rows, texts)
         rewards = self.rewards(per_evaluator)

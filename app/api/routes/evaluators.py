@@ -13,9 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import CurrentUser, SessionDep
-from app.evaluators import list_templates
+from app.evaluators import environment, list_templates
 from app.schemas.common import Page
 from app.schemas.evaluator import (
+    EnvironmentPackage,
     EvaluatorCreate,
     EvaluatorPublic,
     EvaluatorUpdate,
@@ -36,6 +37,13 @@ def get_pool(request: Request) -> SharedPool:
 
 
 PoolDep = Annotated[SharedPool, Depends(get_pool)]
+
+
+@router.get("/environment", response_model=Page[EnvironmentPackage])
+def list_environment(_user: CurrentUser) -> Page[EnvironmentPackage]:
+    """The packages evaluators can import inside the sandbox, with their versions."""
+    data = [EnvironmentPackage(**p) for p in environment.packages()]
+    return Page(data=data, count=len(data))
 
 
 @router.get("/templates", response_model=Page[TemplatePublic])
