@@ -11,6 +11,7 @@ from rich.console import Console
 from app.cli.datasets import datasets_cli
 from app.cli.evaluators import evaluators_cli
 from app.cli.jobs import jobs_cli
+from app.cli.models import models_cli
 from app.core.checks import SettingError
 from app.core.checks import load as load_settings
 from app.core.config import Settings
@@ -28,6 +29,7 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(datasets_cli, name="datasets")
 cli.add_typer(evaluators_cli, name="evaluators")
 cli.add_typer(jobs_cli, name="jobs")
+cli.add_typer(models_cli, name="models")
 
 out = Console()
 err = Console(stderr=True)

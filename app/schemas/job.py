@@ -111,3 +111,14 @@ class ModelPublic(BaseModel):
     architecture: str
     max_context_length: int
     parameters: int | None
+    source: str  # folder (under RFT_MODELS_DIR) or path (registered)
+    chat_template: bool
+
+
+class ModelCreate(InputModel):
+    """Register a base model: a local folder under a name, or a hub id (from this host's
+    Hugging Face cache; without internet, a hub id that is not cached fails at once)."""
+
+    name: str | None = Field(None, description="org/name or name; with path.")
+    path: str | None = Field(None, description="A Hugging Face model folder on this host.")
+    hub_id: str | None = Field(None, description="e.g. Qwen/Qwen2.5-0.5B-Instruct.")

@@ -322,7 +322,7 @@ def invalid_request(
     elif groups == {"training", "rollout"}:
         detail = "Invalid training and rollout parameters"
     else:
-        detail = "Invalid job request"
+        detail = "Invalid job request" if root is JobCreate else "Invalid request"
     return InvalidInput(detail, named)
 
 

@@ -1,16 +1,27 @@
-"""Base models available to fine-tune: Hugging Face folders under RFT_MODELS_DIR.
+"""Base models available to fine-tune: Hugging Face folders under RFT_MODELS_DIR, and folders
+registered elsewhere under a name of the user's choosing (``org/name`` as on the hub).
 
 Read from each folder's config.json only: the web process never imports torch or transformers.
+Registered folders are kept in ``RFT_MODELS_DIR/registry.json``: the workers, which share the
+models folder, resolve the same names.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from app.core.config import Settings
-from app.core.errors import InvalidInput
+from app.core.errors import Conflict, InvalidInput, NotFound, Unavailable
+
+REGISTRY = "registry.json"
+NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?$")
+HUB_TIMEOUT_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -20,6 +31,8 @@ class BaseModel:
     architecture: str
     max_context_length: int
     parameters: int | None
+    source: str = "folder"  # folder (under RFT_MODELS_DIR) or path (registered)
+    chat_template: bool = False
 
 
 def _estimate_parameters(config: dict[str, object]) -> int | None:
@@ -34,7 +47,17 @@ def _estimate_parameters(config: dict[str, object]) -> int | None:
     return embeddings + layers * (4 * hidden * hidden + 3 * hidden * inner)
 
 
-def _read(folder: Path) -> BaseModel | None:
+def _has_chat_template(folder: Path, config: dict[str, object]) -> bool:
+    if (folder / "chat_template.jinja").exists() or (folder / "chat_template.json").exists():
+        return True
+    try:
+        tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(tokenizer_config.get("chat_template"))
+
+
+def _read(folder: Path, name: str | None = None, source: str = "folder") -> BaseModel | None:
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
@@ -43,20 +66,131 @@ def _read(folder: Path) -> BaseModel | None:
         return None
     architectures = config.get("architectures") or [config.get("model_type", "unknown")]
     return BaseModel(
-        name=folder.name,
+        name=name or folder.name,
         path=folder,
         architecture=str(architectures[0]),
         max_context_length=int(config.get("max_position_embeddings") or 2048),
         parameters=_estimate_parameters(config),
+        source=source,
+        chat_template=_has_chat_template(folder, config),
     )
+
+
+def _registry(settings: Settings) -> dict[str, str]:
+    try:
+        data = json.loads((settings.models_path / REGISTRY).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _save_registry(settings: Settings, entries: dict[str, str]) -> None:
+    settings.models_path.mkdir(parents=True, exist_ok=True)
+    target = settings.models_path / REGISTRY
+    aside = target.with_suffix(f".{os.getpid()}.tmp")
+    aside.write_text(json.dumps(entries, indent=2, sort_keys=True))
+    aside.replace(target)  # atomic: a worker never reads half a file
 
 
 def list_models(settings: Settings) -> list[BaseModel]:
     root = settings.models_path
-    if not root.is_dir():
-        return []
-    found = (_read(folder) for folder in sorted(root.iterdir()) if folder.is_dir())
+    found: list[BaseModel | None] = []
+    if root.is_dir():
+        found += [_read(folder) for folder in sorted(root.iterdir()) if folder.is_dir()]
+    found += [_read(Path(p), name, "path") for name, p in sorted(_registry(settings).items())]
     return [model for model in found if model is not None]
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput("Invalid model", [{"field": field, "message": message}])
+
+
+def register_path(settings: Settings, name: str, path: str) -> BaseModel:
+    """Register a local Hugging Face folder under ``name`` (e.g. ``Qwen/Qwen2.5-0.5B``)."""
+    if not NAME.match(name):
+        raise _invalid("name", "use letters, digits, . _ - and at most one / (org/name)")
+    if any(m.name == name for m in list_models(settings)):
+        raise Conflict(f"A model named {name} already exists")
+    folder = Path(path).expanduser().resolve()
+    if not folder.is_dir():
+        raise _invalid("path", f"{folder} is not a folder on this host")
+    model = _read(folder, name, "path")
+    if model is None:
+        raise _invalid(
+            "path", f"{folder} holds no Hugging Face model (config.json and a tokenizer)"
+        )
+    _save_registry(settings, {**_registry(settings), name: str(folder)})
+    return model
+
+
+def register_hub(settings: Settings, hub_id: str) -> BaseModel:
+    """A hub model already in this host's Hugging Face cache is registered from there; one that
+    is not needs the hub: without internet this fails at once, naming the cause."""
+    if not NAME.match(hub_id) or "/" not in hub_id:
+        raise _invalid("hub_id", "a hub id is org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct")
+    cached = _hub_cache_snapshot(hub_id)
+    if cached is not None:
+        return register_path(settings, hub_id, str(cached))
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    reason = "HF_HUB_OFFLINE is set" if offline else _unreachable(endpoint)
+    if reason:
+        raise Unavailable(
+            f"Cannot download {hub_id}: {reason}",
+            [
+                {
+                    "field": "hub_id",
+                    "message": f"{hub_id} is not in this host's Hugging Face cache and "
+                    f"{endpoint} cannot be reached ({reason}): register a local folder "
+                    "instead (path), or set HF_ENDPOINT to a reachable mirror",
+                }
+            ],
+        )
+    raise Unavailable(
+        f"Downloading {hub_id} from the hub is not available on this installation yet",
+        [
+            {
+                "field": "hub_id",
+                "message": "download it with `huggingface-cli download`, then "
+                "register the folder (path)",
+            }
+        ],
+    )
+
+
+def _hub_cache_snapshot(hub_id: str) -> Path | None:
+    cache = Path(
+        os.environ.get("HF_HUB_CACHE")
+        or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+    )
+    repo = cache / ("models--" + hub_id.replace("/", "--"))
+    try:
+        revision = (repo / "refs" / "main").read_text().strip()
+    except OSError:
+        return None
+    snapshot = repo / "snapshots" / revision
+    return snapshot if (snapshot / "config.json").exists() else None
+
+
+def _unreachable(endpoint: str) -> str | None:
+    """Why ``endpoint`` cannot be reached within a few seconds, or None when it can."""
+    parts = urlsplit(endpoint)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=HUB_TIMEOUT_SECONDS):
+            return None
+    except OSError as exc:
+        return f"{host}:{port}: {exc.strerror or exc}"
+
+
+def remove(settings: Settings, name: str) -> None:
+    entries = _registry(settings)
+    if name not in entries:
+        if (settings.models_path / name).is_dir():
+            raise Conflict(f"{name} is a folder under RFT_MODELS_DIR: delete the folder instead")
+        raise NotFound(f"Model {name} is not registered")
+    del entries[name]
+    _save_registry(settings, entries)
 
 
 def get_model(settings: Settings, name: str) -> BaseModel:

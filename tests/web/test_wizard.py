@@ -124,3 +124,9 @@ def test_launch_with_a_bad_value_queues_nothing(
     assert "rollout.n" in response.text
     with session_factory() as session:
         assert session.query(Job).count() == 0
+
+
+def test_peek_shows_row_count_and_first_rows(client: TestClient, setup: dict[str, str]) -> None:
+    response = client.get(f"/fine-tuning/new/peek?dataset_id={setup['dataset']}")
+    assert response.status_code == 200, response.text
+    assert "rows" in response.text and "ground_truth" in response.text

@@ -1,0 +1,100 @@
+"""Bring a base model: register a local folder under an org-prefixed name, or a hub id."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.test_jobs import post_job
+from tests.conftest import Account
+from tests.helpers import free_port
+
+
+def model_folder(root: Path, context: int = 512) -> Path:
+    folder = root / "somewhere" / "tiny-1"
+    folder.mkdir(parents=True)
+    config = {"architectures": ["LlamaForCausalLM"], "max_position_embeddings": context}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "tokenizer.json").write_text("{}")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ x }}"}))
+    return folder
+
+
+def add(client: TestClient, account: Account, **body: str) -> Any:
+    return client.post("/api/v1/models", json=body, headers=account.headers)
+
+
+def test_local_folder_under_org_name_is_listed_and_trains_with_its_limits(
+    client: TestClient, alice: Account, request_body: dict[str, Any], tmp_path: Path
+) -> None:
+    folder = model_folder(tmp_path)
+    response = add(client, alice, name="acme/tiny-1", path=str(folder))
+    assert response.status_code == 201, response.text
+    listed = {
+        m["name"]: m for m in client.get("/api/v1/models", headers=alice.headers).json()["data"]
+    }
+    assert listed["acme/tiny-1"]["source"] == "path"
+    assert listed["acme/tiny-1"]["chat_template"] is True
+    assert listed["acme/tiny-1"]["max_context_length"] == 512
+    body = {**request_body, "base_model": "acme/tiny-1", "training": {}, "rollout": {}}
+    job = post_job(client, alice, body).json()
+    assert job["base_model"] == "acme/tiny-1"
+    assert job["training"]["max_context_length"] == 512  # its own limit
+
+
+def test_bad_registrations_name_the_field(
+    client: TestClient, alice: Account, tmp_path: Path, fake_model: str
+) -> None:
+    folder = model_folder(tmp_path)
+    assert (
+        add(client, alice, name="acme/x", path=str(tmp_path / "nope")).json()["errors"][0]["field"]
+        == "path"
+    )
+    bad_name = add(client, alice, name="a/b/c", path=str(folder))
+    assert bad_name.status_code == 422 and bad_name.json()["errors"][0]["field"] == "name"
+    assert add(client, alice, name="acme/x", path=str(folder)).status_code == 201
+    assert add(client, alice, name="acme/x", path=str(folder)).status_code == 409
+    assert client.delete(f"/api/v1/models/{fake_model}", headers=alice.headers).status_code == 409
+
+
+def test_remove_forgets_a_registered_model(
+    client: TestClient, alice: Account, tmp_path: Path
+) -> None:
+    add(client, alice, name="acme/tiny-1", path=str(model_folder(tmp_path)))
+    assert client.delete("/api/v1/models/acme/tiny-1", headers=alice.headers).status_code == 204
+    names = [m["name"] for m in client.get("/api/v1/models", headers=alice.headers).json()["data"]]
+    assert "acme/tiny-1" not in names
+    assert client.delete("/api/v1/models/acme/tiny-1", headers=alice.headers).status_code == 404
+
+
+def test_hub_id_without_internet_fails_at_once_naming_the_cause(
+    client: TestClient, alice: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}"  # nothing listens: as a host without internet
+    monkeypatch.setenv("HF_ENDPOINT", unreachable)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    response = add(client, alice, hub_id="Qwen/Qwen2.5-0.5B-Instruct")
+    assert response.status_code == 503
+    message = response.json()["errors"][0]["message"]
+    assert response.json()["errors"][0]["field"] == "hub_id"
+    assert unreachable in message and "not in this host's Hugging Face cache" in message
+
+
+def test_hub_id_in_the_local_cache_is_registered_from_there(
+    client: TestClient, alice: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "hf-cache"
+    repo = cache / "models--acme--cached"
+    snapshot = model_folder(tmp_path)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots").mkdir()
+    snapshot.rename(repo / "snapshots" / "abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    response = add(client, alice, hub_id="acme/cached")
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "acme/cached"
