@@ -10,7 +10,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.datasets_support import rows_bytes
-from tests.e2e.test_wizard import browser  # noqa: F401 (the fixture, with RFT_CHROMIUM)
 
 pytestmark = pytest.mark.e2e
 

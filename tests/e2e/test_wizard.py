@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.paths import ROOT
 from app.models import Job
 from app.services import demo
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import start_rft
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -32,19 +31,6 @@ EVALUATOR = """def evaluate(messages, ground_truth, **kwargs):
     answer = messages[-1]["content"].strip()
     return {"score": 1.0 if answer == ground_truth else 0.0, "reason": f"expected {ground_truth}"}
 """
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """As tests/e2e/conftest.py's, with RFT_CHROMIUM naming another Chromium when the Debian
-    one is not installed."""
-    executable = os.environ.get("RFT_CHROMIUM", CHROMIUM)
-    if not os.path.exists(executable):
-        pytest.skip(f"chromium is not installed at {executable} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="session")
