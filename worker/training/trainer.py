@@ -111,7 +111,12 @@ def train(
             0, "warning", "tracking", f"not exporting to {', '.join(missing)}: not installed"
         )
     arguments = grpo_arguments(
-        spec, str(work), prompt_tokens(tokenizer, context.train_rows), hardware, report_to=usable
+        spec,
+        str(work),
+        prompt_tokens(tokenizer, context.train_rows),
+        hardware,
+        seed=int(spec.get("seed") or 0),  # set by the OpenAI API (POST /v1/fine_tuning/jobs)
+        report_to=usable,
     )
     config = GRPOConfig(**arguments)
     dataset = Dataset.from_list(context.train_rows)
