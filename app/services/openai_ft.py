@@ -197,6 +197,8 @@ def resume(session: Session, owner: User, value: str) -> tuple[Job, bool]:
     job = get_job(session, owner, value)
     if job.status == "paused":
         job.status, job.heartbeat_at = "queued", utcnow()
+        # A pause that was pending when recovery re-queued the job must not stop it again.
+        job.cancel_requested = job.pause_requested = False
         jobs.add_event(session, job, "status", {"status": "queued", "reason": "resumed"})
         return job, True
     if job.status == "running" and job.pause_requested:

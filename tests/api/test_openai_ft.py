@@ -13,8 +13,12 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
+from app.core.db import transaction
+from app.models import Job
+from app.services import job_records
 from tests.conftest import Account
 
 MODEL = "o4-mini-2025-04-16"
@@ -281,3 +285,36 @@ def test_grader_validate_and_run(client: OpenAI) -> None:
     typo = {**STRING_CHECK, "reference": "{{item.answer}}"}
     unknown = client.fine_tuning.alpha.graders.run(grader=typo, model_sample="7", item=item)  # type: ignore[arg-type]
     assert unknown.metadata.errors.invalid_variable_error
+
+
+def test_a_running_job_pauses_at_its_next_step_and_resumes_from_the_queue(
+    client: OpenAI, session_factory: sessionmaker[Session]
+) -> None:
+    """The worker's side as the worker writes it: a pause is a cancel the job survives."""
+    job = create_job(client, upload(client, rows(8)).id)
+    number = int(job.id.removeprefix("ftjob-"))
+    with transaction(session_factory) as session:
+        assert job_records.claim(session, number, "worker-1") is not None
+
+    assert client.fine_tuning.jobs.pause(job.id).status == "running"  # until its next step
+    with session_factory() as session:
+        row = session.get(Job, number)
+        assert row is not None and row.cancel_requested and row.pause_requested
+    with transaction(session_factory) as session:  # the trainer stopped, as for a cancel
+        job_records.finish(session, number, "cancelled", worker="worker-1")
+    paused = client.fine_tuning.jobs.retrieve(job.id)
+    assert paused.status == "paused" and paused.finished_at is None
+
+    assert client.fine_tuning.jobs.resume(job.id).status == "queued"
+    with session_factory() as session:
+        row = session.get(Job, number)
+        assert row is not None and not row.cancel_requested and not row.pause_requested
+
+    with transaction(session_factory) as session:
+        job_records.claim(session, number, "worker-2")
+    client.fine_tuning.jobs.pause(job.id)
+    assert client.fine_tuning.jobs.resume(job.id).status == "running"  # the pause withdrawn
+    client.fine_tuning.jobs.cancel(job.id)
+    with transaction(session_factory) as session:
+        job_records.finish(session, number, "cancelled", worker="worker-2")
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
