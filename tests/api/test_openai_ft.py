@@ -318,3 +318,26 @@ def test_a_running_job_pauses_at_its_next_step_and_resumes_from_the_queue(
     with transaction(session_factory) as session:
         job_records.finish(session, number, "cancelled", worker="worker-2")
     assert client.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
+
+
+def test_a_malformed_request_names_the_parameter(live_server: str, alice: Account) -> None:
+    body = {
+        "model": MODEL,
+        "training_file": "file-1",
+        "method": {
+            "type": "reinforcement",
+            "reinforcement": {"grader": STRING_CHECK, "hyperparameters": {"n_epochs": "lots"}},
+        },
+        "learning_rate": 0.1,
+    }
+    answer = httpx.post(
+        f"{live_server}/v1/fine_tuning/jobs",
+        json=body,
+        headers={"Authorization": f"Bearer {alice.key}"},
+    )
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["param"] == "method.reinforcement.hyperparameters.n_epochs"
+    assert "n_epochs: must be 'auto' or a number" in error["message"]
+    assert "learning_rate: unknown parameter" in error["message"]
+    assert error["type"] == "invalid_request_error"

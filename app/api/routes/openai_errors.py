@@ -9,6 +9,7 @@ class converts every failure of these routes, so the app's own error handlers (`
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -70,15 +71,30 @@ def _from_domain(exc: DomainError) -> JSONResponse:
     return JSONResponse(error_body(message, type_, param), status_code=status)
 
 
+_TYPE_TAGS = re.compile(r"^(int|float|str|bool|none|function-.*|.*\[.*\])$")
+
+
 def _from_validation(exc: RequestValidationError) -> JSONResponse:
-    problems = []
+    """One problem per parameter, named as the client sent it (pydantic's union member tags,
+    e.g. "literal['auto']" / "int", are not part of the name)."""
+    problems: dict[str, list[dict[str, Any]]] = {}
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        message = "unknown parameter" if err.get("type") == "extra_forbidden" else err.get("msg")
-        problems.append((".".join(loc) or "body", str(message)))
-    text = "; ".join(f"{p}: {m}" for p, m in problems[:5])
-    param = problems[0][0] if problems else None
-    return JSONResponse(error_body(f"Invalid request: {text}", "invalid_request_error", param), 400)
+        param = ".".join(p for p in loc if not _TYPE_TAGS.match(p)) or "body"
+        problems.setdefault(param, []).append(err)
+    parts = []
+    for param, errors in problems.items():
+        kinds = {e.get("type") for e in errors}
+        if "extra_forbidden" in kinds:
+            message = "unknown parameter"
+        elif "literal_error" in kinds and len(errors) > 1:
+            message = "must be 'auto' or a number"
+        else:
+            message = str(errors[0].get("msg", "invalid value")).removeprefix("Value error, ")
+        parts.append(f"{param}: {message}")
+    first = next(iter(problems), None)
+    text = "Invalid request: " + "; ".join(parts[:5])
+    return JSONResponse(error_body(text, "invalid_request_error", first), 400)
 
 
 def openai_error_response(exc: Exception) -> Response:
