@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.db import transaction
+from app.core.paths import ROOT
 from app.models import Job
 from app.services import job_records
 from tests.conftest import Account
@@ -341,3 +342,30 @@ def test_a_malformed_request_names_the_parameter(live_server: str, alice: Accoun
     assert "n_epochs: must be 'auto' or a number" in error["message"]
     assert "learning_rate: unknown parameter" in error["message"]
     assert error["type"] == "invalid_request_error"
+
+
+def test_the_migration_guides_script_runs_with_base_url_and_api_key_changed(
+    live_server: str, alice: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guide = (ROOT / "docs" / "openai-migration.md").read_text()
+    script = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    lines = script.splitlines()
+    marked = ("base_url=", "api_key=")
+    changed = [i for i, line in enumerate(lines) if line.lstrip().startswith(marked)]
+    assert len(changed) == 2, "the script changes exactly base_url and api_key"
+    lines[changed[0]] = f'    base_url="{live_server}/v1",'
+    lines[changed[1]] = f'    api_key="{alice.key}",'
+    answer = [
+        json.dumps({"messages": [{"role": "user", "content": f"{i}*7="}], "reference_answer": "7"})
+        for i in range(10)
+    ]
+    (tmp_path / "train.jsonl").write_text("\n".join(answer) + "\n")
+    (tmp_path / "valid.jsonl").write_text("\n".join(answer[:3]) + "\n")
+    monkeypatch.chdir(tmp_path)
+    printed: list[str] = []
+    namespace: dict[str, Any] = {"print": lambda *a: printed.append(" ".join(map(str, a)))}
+    exec(compile("\n".join(lines), "docs/openai-migration.md", "exec"), namespace)
+    assert printed[0] == "1.0"  # the grader's trial run
+    assert any("Mapped onto tiny-local" in line for line in printed)
+    assert any("reasoning_effort=medium has no counterpart" in line for line in printed)
+    assert namespace["job"].status == "queued" and printed[-1] == "None"  # no worker here
