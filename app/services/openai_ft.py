@@ -278,6 +278,25 @@ def checkpoint_for_model(session: Session, owner: User, name: str) -> Checkpoint
     return session.scalars(query).first()
 
 
+def fine_tuned_models(session: Session, owner: User) -> list[tuple[str, Checkpoint]]:
+    """Every model name of the caller's succeeded jobs with its checkpoint: each job's
+    ``fine_tuned_model`` (its last checkpoint) and each ``…:ckpt-step-N`` (for /v1/models)."""
+    query = (
+        select(Job, Checkpoint)
+        .join(Checkpoint, Checkpoint.job_id == Job.id)
+        .where(Job.owner_id == owner.id, Job.status == "completed")
+        .order_by(Job.id.desc(), Checkpoint.step.desc())
+    )
+    found: list[tuple[str, Checkpoint]] = []
+    last_job = None
+    for job, checkpoint in session.execute(query):
+        if job.id != last_job:  # the highest step comes first: the job's final model
+            found.append((model_name(job, owner), checkpoint))
+            last_job = job.id
+        found.append((checkpoint_model_name(job, owner, checkpoint.step), checkpoint))
+    return found
+
+
 def trained_tokens(session: Session, job: Job) -> int | None:
     """Tokens the trainer processed (TRL's ``num_tokens``), once the job has ended."""
     if not job.is_terminal:

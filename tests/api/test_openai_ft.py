@@ -19,7 +19,7 @@ from app.core.config import Settings
 from app.core.db import transaction
 from app.core.paths import ROOT
 from app.models import Job
-from app.services import job_records
+from app.services import job_records, openai_ft
 from tests.conftest import Account
 
 MODEL = "o4-mini-2025-04-16"
@@ -369,3 +369,34 @@ def test_the_migration_guides_script_runs_with_base_url_and_api_key_changed(
     assert any("Mapped onto tiny-local" in line for line in printed)
     assert any("reasoning_effort=medium has no counterpart" in line for line in printed)
     assert namespace["job"].status == "queued" and printed[-1] == "None"  # no worker here
+
+
+def test_a_succeeded_job_names_models_that_resolve_to_its_checkpoints(
+    client: OpenAI, alice: Account, bob: Account, session_factory: sessionmaker[Session]
+) -> None:
+    """The seam /v1/chat/completions and /v1/models use: model names -> checkpoints."""
+    job = create_job(client, upload(client, rows(8)).id, suffix="adder")
+    number = int(job.id.removeprefix("ftjob-"))
+    with transaction(session_factory) as session:
+        job_records.claim(session, number, "worker-1")
+        for step in (2, 4):
+            job_records.add_checkpoint(session, number, step, f"jobs/{number}/c{step}", {}, None)
+    assert client.fine_tuning.jobs.retrieve(job.id).fine_tuned_model is None  # still running
+    with transaction(session_factory) as session:
+        job_records.finish(session, number, "completed", worker="worker-1")
+
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "succeeded"
+    assert done.fine_tuned_model == f"ft:{MODEL}:alice:adder:{number}"
+    kept = client.fine_tuning.jobs.checkpoints.list(job.id)
+    names = [c.fine_tuned_model_checkpoint for c in kept]
+    assert names == [f"{done.fine_tuned_model}:ckpt-step-{s}" for s in (4, 2)]
+    with session_factory() as session:
+        final = openai_ft.checkpoint_for_model(session, alice.user, done.fine_tuned_model)
+        early = openai_ft.checkpoint_for_model(session, alice.user, names[1])
+        listed = [n for n, _c in openai_ft.fine_tuned_models(session, alice.user)]
+        assert openai_ft.checkpoint_for_model(session, bob.user, done.fine_tuned_model) is None
+        renamed = done.fine_tuned_model.replace(":adder:", ":other:")
+        assert openai_ft.checkpoint_for_model(session, alice.user, renamed) is None
+    assert final is not None and final.step == 4 and early is not None and early.step == 2
+    assert listed == [done.fine_tuned_model, *names]
