@@ -77,6 +77,20 @@ def normalize_grader(grader: dict[str, Any]) -> dict[str, Any]:
     return grader
 
 
+def _judges_without_endpoint(spec: Any, path: str = "") -> list[str]:
+    """score_model graders that name no endpoint: OpenAI runs its own models, this server
+    calls the OpenAI-compatible endpoint the grader names (``base_url``)."""
+    if not isinstance(spec, dict):
+        return []
+    path = path or str(spec.get("name") or spec.get("type"))
+    if spec.get("type") == "score_model" and not spec.get("base_url"):
+        return [path]
+    children = spec.get("graders") if spec.get("type") == "multi" else None
+    if not isinstance(children, dict):
+        return []
+    return [p for name, sub in children.items() for p in _judges_without_endpoint(sub, name)]
+
+
 def check_grader(grader: dict[str, Any]) -> dict[str, Any]:
     """The normalized grader, or OpenAI's 400 saying what is wrong with it."""
     spec = normalize_grader(grader)
@@ -85,6 +99,14 @@ def check_grader(grader: dict[str, Any]) -> dict[str, Any]:
     except InvalidInput as exc:
         message = "; ".join(str(e.get("message")) for e in exc.errors) or exc.detail
         raise OpenAIError(f"Invalid grader: {message}", param=GRADER_PARAM) from None
+    missing = _judges_without_endpoint(spec)
+    if missing:
+        raise OpenAIError(
+            f"Invalid grader: score_model grader {', '.join(missing)} needs an OpenAI-compatible "
+            "endpoint here: add 'base_url' (and 'api_key') to it, e.g. a model deployed on "
+            "this server",
+            param=GRADER_PARAM,
+        )
     return spec
 
 

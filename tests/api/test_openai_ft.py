@@ -267,6 +267,23 @@ def test_grader_validate_and_run(client: OpenAI) -> None:
         )
     assert invalid.value.body["param"] == "method.reinforcement.grader"  # type: ignore[index]
 
+    judge = {
+        "type": "score_model",
+        "name": "judge",
+        "model": "o3-mini",
+        "input": [{"role": "user", "content": "Grade {{sample.output_text}}"}],
+    }
+    with pytest.raises(openai.BadRequestError) as endpointless:
+        client.fine_tuning.alpha.graders.validate(
+            grader={**MULTI, "graders": {**MULTI["graders"], "judge": judge}}  # type: ignore
+        )
+    assert "score_model grader judge needs an OpenAI-compatible endpoint" in (
+        endpointless.value.message
+    )
+    assert client.fine_tuning.alpha.graders.validate(
+        grader={**judge, "base_url": "http://127.0.0.1:9/v1"}  # type: ignore[arg-type]
+    ).grader
+
     item = {"ground_truth": "7"}
     run = client.fine_tuning.alpha.graders.run(grader=MULTI, model_sample="7", item=item)  # type: ignore[arg-type]
     assert run.reward == 1.0 and run.sub_rewards == {"exact": 1.0, "close": 1.0}
