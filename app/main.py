@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api.routes import datasets, evaluator_tests, evaluators, jobs, keys, system
+from app.api.routes.openai_api import ROUTERS as OPENAI_ROUTERS
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
     routers += [evaluator_tests.router]
+    routers += OPENAI_ROUTERS  # /v1/files, /v1/fine_tuning/*
     routers += [auth.router, api_docs.router]
     routers += [web_keys.router, web_datasets.router, web_evaluations.router]
     routers += [web_wizard.router, web_jobs.router]  # /fine-tuning/new before /fine-tuning/{id}

@@ -93,6 +93,7 @@ class JobSpec(BaseModel):
     rollout: RolloutParams
     evaluators: list[EvaluatorPin] = Field(min_length=1)
     evaluators_revision: int = 1
+    seed: int = 0  # the trainer's seed (the OpenAI API sets it: POST /v1/fine_tuning/jobs)
 
     @model_validator(mode="after")
     def _resolved(self) -> JobSpec:

@@ -122,6 +122,13 @@ class Settings(BaseSettings):
         description="Sandboxed evaluator processes of the web app's pool (IDE previews), "
         "started on the first preview. Default: the CPU count.",
     )
+    openai_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="OpenAI model names that scripts send to POST /v1/fine_tuning/jobs, mapped to "
+        "local base models (folders under RFT_MODELS_DIR), as JSON, e.g. "
+        '{"o4-mini-2025-04-16": "Qwen3-4B"}. A local model\'s own name is always accepted; '
+        "any other name is refused, naming the models that exist here.",
+    )
 
     @field_validator("database_url")
     @classmethod

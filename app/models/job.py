@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, TimestampMixin
 
-JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+# paused: stopped at a step with a checkpoint kept, until resumed (not terminal).
+JOB_STATUSES = ("queued", "running", "paused", "completed", "failed", "cancelled")
 TERMINAL = ("completed", "failed", "cancelled")
 
 
@@ -37,6 +38,9 @@ class Job(TimestampMixin, Base):
     worker: Mapped[str | None] = mapped_column(String(200), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    # With cancel_requested: the worker stops at its next step as for a cancel, and the job
+    # becomes "paused" instead of "cancelled" (job_records.finish); resume re-queues it.
+    pause_requested: Mapped[bool] = mapped_column(default=False)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)

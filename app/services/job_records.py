@@ -150,6 +150,10 @@ def finish(
     job = session.get(Job, job_id, populate_existing=True)
     if job is None or job.is_terminal or (worker is not None and not owns(job, worker)):
         return
+    if status == "cancelled" and job.pause_requested:  # a pause: kept, resumed on request
+        job.status, job.cancel_requested, job.pause_requested = "paused", False, False
+        add_event(session, job, "status", {"status": "paused", "step": job.step})
+        return
     job.status, job.error, job.finished_at = status, error, utcnow()
     data: dict[str, Any] = {"status": status}
     if error:

@@ -123,15 +123,16 @@ def get(session: Session, owner: User, job_id: int) -> Job:
 
 
 def cancel(session: Session, owner: User, job_id: int) -> Job:
-    """A queued job is cancelled at once; a running one stops at its next step."""
+    """A queued or paused job is cancelled at once; a running one stops at its next step."""
     job = get(session, owner, job_id)
     if job.is_terminal:
         raise Conflict(f"Job {job_id} is already {job.status}")
-    if job.status == "queued":
+    if job.status in ("queued", "paused"):
         job.status, job.finished_at = "cancelled", utcnow()
+        job.pause_requested = False
         add_event(session, job, "status", {"status": "cancelled"})
     else:
-        job.cancel_requested = True
+        job.cancel_requested, job.pause_requested = True, False  # a cancel outranks a pause
         add_event(session, job, "cancel_requested", {"step": job.step})
     return job
 

@@ -113,7 +113,12 @@ def train(
             0, "warning", "tracking", f"not exporting to {', '.join(missing)}: not installed"
         )
     arguments = grpo_arguments(
-        spec, str(work), prompt_tokens(tokenizer, context.train_rows), hardware, report_to=usable
+        spec,
+        str(work),
+        prompt_tokens(tokenizer, context.train_rows),
+        hardware,
+        seed=spec.seed,
+        report_to=usable,
     )
     config = GRPOConfig(**arguments)
     dataset = Dataset.from_list(context.train_rows)
