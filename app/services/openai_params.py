@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.models import Dataset
-from app.schemas.job_params import RolloutParams, TrainingParams
+from app.schemas.job_params import CONTEXT_CAP, MAX_TOKENS_CAP, RolloutParams, TrainingParams
 from app.schemas.openai_ft import ReinforcementHyperparameters
 from app.services.base_models import BaseModel
 from app.services.openai_errors import OpenAIError
@@ -25,9 +25,9 @@ from app.services.openai_errors import OpenAIError
 PARAM = "method.reinforcement.hyperparameters."
 DEFAULT_LR = float(TrainingParams.model_fields["learning_rate"].default)
 DEFAULT_N = int(RolloutParams.model_fields["n"].default)
-DEFAULT_CONTEXT = int(TrainingParams.model_fields["max_context_length"].default)
+DEFAULT_CONTEXT = CONTEXT_CAP  # what an unset max_context_length becomes at most
 DEFAULT_BATCH_TOKENS = int(TrainingParams.model_fields["batch_size"].default)
-MAX_COMPLETION = 2048
+MAX_COMPLETION = MAX_TOKENS_CAP
 LR_MULTIPLIERS = (0.1, 5.0)  # DEFAULT_LR x these = the valid learning-rate range
 
 
