@@ -33,8 +33,9 @@ def make_job(session: Session, owner: User, name: str = "synthetic", lr: float =
     session.add(job)
     session.flush()
     add_event(session, job, "status", {"status": "queued"})
-    job_records.claim(session, job.id, "test-worker")
-    session.refresh(job)
+    claimed = job_records.claim(session, job.id, "test-worker")
+    assert claimed is job
+    session.flush()
     return job
 
 

@@ -50,6 +50,15 @@ window.JobCharts = (function () {
     };
   }
 
+  // Off the chart, the legend shows the newest values instead of dashes.
+  function latestInLegend() {
+    const last = (u) => {
+      if (u.cursor.idx != null || !u.data[0].length) return;
+      u.setLegend({ idx: u.data[0].length - 1 }, false);
+    };
+    return { hooks: { ready: last, setData: last, setCursor: last } };
+  }
+
   // A chart that can be redrawn with new data and rebuilt (log scale on/off).
   // spec: {title, series: [{label, color, scale, band, dash, points}], scales: {y: {log}, y2: {...}}}
   function Chart(container, spec, opts) {
@@ -80,7 +89,7 @@ window.JobCharts = (function () {
       bands: spec.bands || [],
       cursor: { sync: { key: this.opts.syncKey || "job", setSeries: false }, drag: { x: true, y: false } },
       legend: { live: true },
-      plugins: [markerPlugin(this.opts.markers || (() => []))],
+      plugins: [markerPlugin(this.opts.markers || (() => [])), latestInLegend()],
     };
   };
   Chart.prototype.setData = function (data) {
