@@ -16,7 +16,7 @@ MAX_CHART_POINTS = 1500
 # Within a bucket these keep their extreme, not their mean (a max length is a max).
 BUCKET_MIN = ("completions/min_length",)
 BUCKET_MAX = ("completions/max_length",)
-MARKER_EVENTS = ("checkpoint", "evaluators_applied", "status")
+MARKER_EVENTS = ("checkpoint", "evaluators_applied", "resumed")
 
 
 def last_event_id(session: Session, job_id: int) -> int:
@@ -63,34 +63,20 @@ def columns(
 def markers(session: Session, job_id: int) -> list[dict[str, Any]]:
     """Vertical lines on the charts: checkpoints, evaluator changes, resumes after a lost worker."""
     query = (
-        select(JobEvent.id, JobEvent.type, JobEvent.data)
+        select(JobEvent.type, JobEvent.data)
         .where(JobEvent.job_id == job_id, JobEvent.type.in_(MARKER_EVENTS))
         .order_by(JobEvent.id)
     )
     found: list[dict[str, Any]] = []
-    for event_id, type_, data in session.execute(query):
+    for type_, data in session.execute(query):
         if type_ == "checkpoint":
             found.append({"step": data["step"], "kind": "checkpoint", "label": "checkpoint"})
         elif type_ == "evaluators_applied":
             label = f"evaluators changed (revision {data.get('revision')})"
             found.append({"step": data["step"], "kind": "evaluators", "label": label})
-        elif data.get("status") == "running" and int(data.get("attempt") or 1) > 1:
-            step = _resume_step(session, job_id, event_id)
-            label = f"resumed (attempt {data['attempt']})"
-            found.append({"step": step, "kind": "resumed", "label": label})
+        else:  # a lost worker's job picked up again from its last checkpoint
+            found.append({"step": data["step"], "kind": "resumed", "label": "resumed"})
     return found
-
-
-def _resume_step(session: Session, job_id: int, after_id: int) -> int:
-    """A resumed attempt's first progress report says where it picked up."""
-    query = (
-        select(JobEvent.data)
-        .where(JobEvent.job_id == job_id, JobEvent.type == "progress", JobEvent.id > after_id)
-        .order_by(JobEvent.id)
-        .limit(1)
-    )
-    data = session.scalar(query)
-    return max(0, int(data["step"]) - 1) if data else 0
 
 
 def chart_data(

@@ -189,6 +189,7 @@
   on("progress", onProgress);
   on("checkpoint", onCheckpoint);
   on("evaluators_applied", (e) => { markers.push({ step: e.step, kind: "evaluators", label: "evaluators changed" }); schedule(); });
+  on("resumed", (e) => { markers.push({ step: e.step, kind: "resumed", label: "resumed" }); schedule(); });
   on("status", (s) => setStatus(s.status, s.error));
   on("end", () => source.close());
 })();

@@ -84,12 +84,23 @@ class TestJobPage:
             job.status = "queued"
             job_records.claim(session, job.id, "second-worker")
             job_records.rewind_to(session, job, 10)
+            resumed = [("resumed", {"step": 10})]
+            job_records.save_batch(
+                session,
+                job.id,
+                step=10,
+                total_steps=40,
+                metrics=[],
+                completions=[],
+                logs=[],
+                events=resumed,
+            )
             record_steps(session, job, range(11, 14), 40)
             job_id = job.id
         html = client.get(f"/fine-tuning/{job_id}").text
         assert 'data-testid="job-status">running<' in html
         markers = chart_data(html)["markers"]
-        assert {"step": 10, "kind": "resumed", "label": "resumed (attempt 2)"} in markers
+        assert {"step": 10, "kind": "resumed", "label": "resumed"} in markers
         assert "Cancel" in html
 
 
