@@ -53,18 +53,15 @@ def config_diff(jobs: list[Job]) -> list[tuple[str, list[Any]]]:
 def compare(session: Session, jobs: list[Job]) -> dict[str, Any]:
     runs, charts = [], []
     for job in jobs:
-        rows = (
-            job_views.metric_rows(session, job.id, "train"),
-            job_views.metric_rows(session, job.id, "eval"),
-        )
-        chart = job_views.chart_data(session, job, rows)
+        chart = job_views.chart_data(session, job)
+        summary = job_views.summary(session, job, chart)
         for part in ("train", "eval"):
             chart[part]["series"] = {
                 k: v for k, v in chart[part]["series"].items() if k in COMPARED_METRICS
             }
         charts.append({"id": job.id, "name": job.name, "train": chart["train"]})
         charts[-1]["eval"] = chart["eval"]
-        runs.append({"job": job, "summary": job_views.summary(session, job, rows)})
+        runs.append({"job": job, "summary": summary})
     return {
         "runs": runs,
         "diff": config_diff(jobs),

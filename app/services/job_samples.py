@@ -79,22 +79,42 @@ def completions(
     return list(session.scalars(query.offset(offset).limit(limit))), total
 
 
-def sampled_steps(session: Session, job: Job, prompt: str | None = None) -> list[int]:
-    """Steps with stored completions (of ``prompt`` when given): the step slider's stops."""
-    query = select(JobCompletion.step).where(JobCompletion.job_id == job.id)
-    if prompt is not None:
-        query = query.where(JobCompletion.prompt == prompt)
+def sampled_steps(session: Session, job: Job, prompt: str) -> list[int]:
+    """Steps with stored completions of ``prompt``: the ones its group can be shown at."""
+    query = select(JobCompletion.step).where(
+        JobCompletion.job_id == job.id, JobCompletion.prompt == prompt
+    )
     return list(session.scalars(query.distinct().order_by(JobCompletion.step)))
 
 
-def prompts(session: Session, job: Job, limit: int = 200) -> list[tuple[str, int]]:
-    """The prompts sampled most often, with how many completions each has."""
+def nearest_sampled_step(session: Session, job: Job, step: int) -> int | None:
+    """Completions are sampled on some steps only: the step slider lands on the nearest one
+    at or before ``step`` (or the first after it)."""
+    mine = JobCompletion.job_id == job.id
+    before = select(func.max(JobCompletion.step)).where(mine, JobCompletion.step <= step)
+    found = session.scalar(before)
+    if found is None:
+        found = session.scalar(select(func.min(JobCompletion.step)).where(mine))
+    return None if found is None else int(found)
+
+
+def prompts(
+    session: Session, job: Job, limit: int = 200, recent: int = 5000
+) -> list[tuple[str, int]]:
+    """The prompts of the newest ``recent`` completions, most sampled first, with their counts
+    (bounded: a long job has 100,000 completions)."""
+    newest = (
+        select(JobCompletion.prompt)
+        .where(JobCompletion.job_id == job.id)
+        .order_by(JobCompletion.id.desc())
+        .limit(recent)
+        .subquery()
+    )
     count = func.count().label("n")
     query = (
-        select(JobCompletion.prompt, count)
-        .where(JobCompletion.job_id == job.id)
-        .group_by(JobCompletion.prompt)
-        .order_by(count.desc(), JobCompletion.prompt)
+        select(newest.c.prompt, count)
+        .group_by(newest.c.prompt)
+        .order_by(count.desc(), newest.c.prompt)
         .limit(limit)
     )
     return [(p, n) for p, n in session.execute(query)]

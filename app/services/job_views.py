@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Checkpoint, Job, JobEvent, JobLog, JobMetric
@@ -16,7 +17,7 @@ MAX_CHART_POINTS = 1500
 # Within a bucket these keep their extreme, not their mean (a max length is a max).
 BUCKET_MIN = ("completions/min_length",)
 BUCKET_MAX = ("completions/max_length",)
-MARKER_EVENTS = ("checkpoint", "evaluators_applied", "resumed")
+MARKER_EVENTS = ("evaluators_applied", "resumed")
 
 
 def last_event_id(session: Session, job_id: int) -> int:
@@ -26,12 +27,15 @@ def last_event_id(session: Session, job_id: int) -> int:
 
 
 def metric_rows(session: Session, job_id: int, kind: str) -> list[tuple[int, dict[str, float]]]:
+    """(step, values) in step order. The JSON is read as text and parsed with orjson: a long
+    job has 10,000 rows, and the generic JSON column type spends most of the page's time."""
+    raw = cast(JobMetric.values, Text)
     query = (
-        select(JobMetric.step, JobMetric.values)
+        select(JobMetric.step, raw)
         .where(JobMetric.job_id == job_id, JobMetric.kind == kind)
         .order_by(JobMetric.step)
     )
-    return [(step, values) for step, values in session.execute(query)]
+    return [(step, orjson.loads(text)) for step, text in session.execute(query)]
 
 
 def _bucket_value(key: str, values: list[float]) -> float:
@@ -49,29 +53,42 @@ def columns(
     ``{"steps": [...], "series": {key: [value or None, ...]}, "bucket": steps per point}``."""
     keys = sorted({k for _, values in rows for k in values})
     size = max(1, math.ceil(len(rows) / max_points))
+    if size == 1:  # short job: every step as it is
+        return {
+            "steps": [step for step, _ in rows],
+            "series": {k: [v.get(k) for _, v in rows] for k in keys},
+            "bucket": 1,
+        }
     steps: list[int] = []
     series: dict[str, list[float | None]] = {k: [] for k in keys}
     for start in range(0, len(rows), size):
         chunk = rows[start : start + size]
         steps.append(chunk[-1][0])
+        found: dict[str, list[float]] = {}
+        for _, values in chunk:
+            for key, value in values.items():
+                found.setdefault(key, []).append(value)
         for key in keys:
-            found = [v[key] for _, v in chunk if key in v]
-            series[key].append(_bucket_value(key, found) if found else None)
+            got = found.get(key)
+            series[key].append(_bucket_value(key, got) if got else None)
     return {"steps": steps, "series": series, "bucket": size}
 
 
 def markers(session: Session, job_id: int) -> list[dict[str, Any]]:
     """Vertical lines on the charts: checkpoints, evaluator changes, resumes after a lost worker."""
-    query = (
-        select(JobEvent.type, JobEvent.data)
-        .where(JobEvent.job_id == job_id, JobEvent.type.in_(MARKER_EVENTS))
-        .order_by(JobEvent.id)
-    )
-    found: list[dict[str, Any]] = []
-    for type_, data in session.execute(query):
-        if type_ == "checkpoint":
-            found.append({"step": data["step"], "kind": "checkpoint", "label": "checkpoint"})
-        elif type_ == "evaluators_applied":
+    saved = select(Checkpoint.step).where(Checkpoint.job_id == job_id).order_by(Checkpoint.step)
+    found = [
+        {"step": step, "kind": "checkpoint", "label": "checkpoint"}
+        for step in session.scalars(saved)
+    ]
+    events: list[tuple[int, str, dict[str, Any]]] = []
+    for type_ in MARKER_EVENTS:  # one equality each: SQLite then uses the (job_id, type) index
+        query = select(JobEvent.id, JobEvent.data).where(
+            JobEvent.job_id == job_id, JobEvent.type == type_
+        )
+        events.extend((event_id, type_, data) for event_id, data in session.execute(query))
+    for _id, type_, data in sorted(events, key=lambda e: e[0]):
+        if type_ == "evaluators_applied":
             label = f"evaluators changed (revision {data.get('revision')})"
             found.append({"step": data["step"], "kind": "evaluators", "label": label})
         else:  # a lost worker's job picked up again from its last checkpoint
@@ -79,42 +96,84 @@ def markers(session: Session, job_id: int) -> list[dict[str, Any]]:
     return found
 
 
-def chart_data(
-    session: Session,
-    job: Job,
-    rows: tuple[list[Any], list[Any]] | None = None,
-    max_points: int = MAX_CHART_POINTS,
+def series(
+    session: Session, job_id: int, kind: str, max_points: int = MAX_CHART_POINTS
 ) -> dict[str, Any]:
-    train, validation = rows or (
-        metric_rows(session, job.id, "train"),
-        metric_rows(session, job.id, "eval"),
+    """A job's metrics of ``kind`` as chart columns. A long job is bucketed in the database
+    (mean per bucket; min/max lengths keep their extremes): its rows never reach Python."""
+    mine = (JobMetric.job_id == job_id, JobMetric.kind == kind)
+    count = session.scalar(select(func.count()).select_from(JobMetric).where(*mine)) or 0
+    if count <= max_points:
+        return columns(metric_rows(session, job_id, kind), max_points)
+    size = math.ceil(count / max_points)
+    keys = _sampled_keys(session, job_id, kind, count)
+    aggregates = []
+    for key in keys:
+        value = JobMetric.values[key].as_float()
+        aggregate = func.min if key in BUCKET_MIN else func.max if key in BUCKET_MAX else func.avg
+        aggregates.append(aggregate(value))
+    last_step = func.max(JobMetric.step)
+    query = (
+        select(last_step, *aggregates)
+        .where(*mine)
+        .group_by(JobMetric.step // size)
+        .order_by(last_step)
     )
+    found = session.execute(query).all()
     return {
-        "train": columns(train, max_points),
-        "eval": columns(validation, max_points),
+        "steps": [row[0] for row in found],
+        "series": {k: [row[i + 1] for row in found] for i, k in enumerate(keys)},
+        "bucket": size,
+    }
+
+
+def _sampled_keys(session: Session, job_id: int, kind: str, count: int) -> list[str]:
+    """The metric names of a long job, from about 100 rows spread over the run (and the last):
+    names change only when the evaluators do."""
+    stride = max(1, count // 100)
+    where = (JobMetric.job_id == job_id, JobMetric.kind == kind)
+    raw = cast(JobMetric.values, Text)
+    spread = select(raw).where(*where, JobMetric.step % stride == 0)
+    newest = select(raw).where(*where).order_by(JobMetric.step.desc()).limit(1)
+    keys: set[str] = set()
+    for query in (spread, newest):
+        for text in session.scalars(query):
+            keys.update(orjson.loads(text))
+    return sorted(keys)
+
+
+def chart_data(session: Session, job: Job, max_points: int = MAX_CHART_POINTS) -> dict[str, Any]:
+    return {
+        "train": series(session, job.id, "train", max_points),
+        "eval": series(session, job.id, "eval", max_points),
         "markers": markers(session, job.id),
         "evaluators": [e["name"] for e in job.spec.get("evaluators", [])],
     }
 
 
-def summary(
-    session: Session, job: Job, rows: tuple[list[Any], list[Any]] | None = None
-) -> dict[str, Any]:
+def summary(session: Session, job: Job, chart: dict[str, Any] | None = None) -> dict[str, Any]:
     """The run at a glance: validation at the start, best and last; the reward gained; the best
-    checkpoint; how often the evaluators could not score a sample. ``rows``: the (train, eval)
-    metric rows when the caller has them already."""
-    train, validation_rows = rows or (
-        metric_rows(session, job.id, "train"),
-        metric_rows(session, job.id, "eval"),
-    )
-    validation = [(s, v["eval/reward"]) for s, v in validation_rows if "eval/reward" in v]
+    checkpoint; how often the evaluators could not score a sample. ``chart``: the job's
+    chart_data when the caller has it already."""
+    train = (chart or {}).get("train") or series(session, job.id, "train")
+    validation = [
+        (step, values["eval/reward"])
+        for step, values in metric_rows(session, job.id, "eval")
+        if "eval/reward" in values
+    ]
     start = validation[0] if validation and validation[0][0] == 0 else None
     best = max(validation, key=lambda sv: (sv[1], sv[0])) if validation else None
     last = validation[-1] if validation else None
     best_checkpoint = session.scalars(
         select(Checkpoint).where(Checkpoint.job_id == job.id, Checkpoint.is_best)
     ).first()
-    rates = [v for _, values in train for k, v in values.items() if k.endswith("/invalid_frac")]
+    rates = [
+        v
+        for key, values in train["series"].items()
+        if key.endswith("/invalid_frac")
+        for v in values
+        if v is not None
+    ]
     errors = select(func.count()).where(JobLog.job_id == job.id, JobLog.level == "error")
     return {
         "eval_start": start,
@@ -122,10 +181,21 @@ def summary(
         "eval_last": last,
         "gain": (best[1] - start[1]) if best and start else None,
         "best_checkpoint": best_checkpoint,
-        "current_reward": train[-1][1].get("reward") if train else None,
+        "current_reward": latest_train(session, job.id).get("reward"),
         "invalid_rate": sum(rates) / len(rates) if rates else None,
         "errors": session.scalar(errors) or 0,
     }
+
+
+def latest_train(session: Session, job_id: int) -> dict[str, float]:
+    query = (
+        select(cast(JobMetric.values, Text))
+        .where(JobMetric.job_id == job_id, JobMetric.kind == "train")
+        .order_by(JobMetric.step.desc())
+        .limit(1)
+    )
+    text = session.scalar(query)
+    return orjson.loads(text) if text else {}
 
 
 def list_rewards(session: Session, job_ids: list[int]) -> dict[int, dict[str, float | None]]:

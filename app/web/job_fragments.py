@@ -3,6 +3,7 @@ group, reward logs, checkpoints and the run summary."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,7 +28,6 @@ def browse_context(session: Session, job: Job) -> dict[str, Any]:
     """What the filter forms offer: the evaluators, the sampled steps and prompts, log sources."""
     return {
         "evaluator_names": [e["name"] for e in job.spec.get("evaluators", [])],
-        "sampled_steps": job_samples.sampled_steps(session, job),
         "prompts": job_samples.prompts(session, job),
         "log_sources": job_samples.log_sources(session, job),
         "fold_chars": FOLD_CHARS,
@@ -69,8 +69,12 @@ def completions_fragment(
     job = jobs.get(session, user, job_id)
     params = dict(request.query_params)
     page = max(0, _number(params, "page", int) or 0)
+    f = completion_filter(params)
+    asked = f.step
+    if f.step is not None:  # the slider's step, or the nearest one that has samples
+        f = replace(f, step=job_samples.nearest_sampled_step(session, job, f.step) or f.step)
     found, total = job_samples.completions(
-        session, job, completion_filter(params), page * COMPLETIONS_PER_PAGE, COMPLETIONS_PER_PAGE
+        session, job, f, page * COMPLETIONS_PER_PAGE, COMPLETIONS_PER_PAGE
     )
     return render(
         request,
@@ -82,6 +86,8 @@ def completions_fragment(
         pages=max(1, -(-total // COMPLETIONS_PER_PAGE)),
         params={k: v for k, v in params.items() if k != "page"},
         fold_chars=FOLD_CHARS,
+        step=f.step,
+        asked_step=asked,
     )
 
 

@@ -3,9 +3,9 @@ once, then the live stream from there), and runs compared side by side."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -110,17 +110,13 @@ def job_page(request: Request, job_id: int, session: SessionDep, user: PageUser)
     # The stream's start is read before the job: an event in between is sent, not lost.
     after = job_views.last_event_id(session, job_id)
     job = jobs.get(session, user, job_id)
-    rows = (
-        job_views.metric_rows(session, job.id, "train"),
-        job_views.metric_rows(session, job.id, "eval"),
-    )
-    chart = job_views.chart_data(session, job, rows)
+    chart = job_views.chart_data(session, job)
     return render(
         request,
         "pages/job.html",
         job=JobPublic.of(job),
         config=_config(job.spec),
-        summary=job_views.summary(session, job, rows),
+        summary=job_views.summary(session, job, chart),
         checkpoints=jobs.checkpoints(session, job),
         after=after,
         chart_json=script_json(chart),
@@ -136,7 +132,7 @@ def _config(spec: dict[str, Any]) -> dict[str, Any]:
 
 def script_json(value: Any) -> str:
     """JSON to embed in a <script> element: a "</" inside a string cannot close it."""
-    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+    return orjson.dumps(value).decode().replace("</", "<\\/")
 
 
 router.include_router(job_fragments.router)

@@ -61,7 +61,7 @@ def test_finished_job_paints_its_final_state(
     assert rewards and min(rewards) >= 0.9
     page.get_by_test_id("reward-min").fill("")
     slider = page.get_by_test_id("step-slider")
-    slider.fill("4")  # the fifth sampled step: step 5
+    slider.fill("5")
     slider.dispatch_event("change")
     expect(page.locator("[data-testid=completion-row]").first).to_have_attribute("data-step", "5")
     steps = page.eval_on_selector_all(

@@ -83,10 +83,10 @@ def test_real_jobs_on_the_job_pages(
     assert all(r >= 1 for r in rewards)
     page.get_by_test_id("reward-min").fill("")
     slider = page.get_by_test_id("step-slider")
-    slider.fill("0")
+    slider.fill("0")  # no samples at step 0: the first step that has some
     slider.dispatch_event("change")
-    page.wait_for_load_state("networkidle")
-    first_step = page.eval_on_selector("#step-input", "e => e.value")
+    expect(page.get_by_test_id("shown-step")).to_be_visible()
+    first_step = page.get_by_test_id("shown-step").inner_text()
     steps = page.eval_on_selector_all(
         "[data-testid=completion-row]", "rows => [...new Set(rows.map(r => r.dataset.step))]"
     )

@@ -75,6 +75,22 @@ class TestJobPage:
         assert cols["steps"][0] == 2 and cols["series"]["reward"][0] == 1.0
         assert cols["series"]["completions/max_length"][0] == 2.0
 
+    def test_long_job_is_bucketed_in_the_database(
+        self, session_factory: sessionmaker[Session]
+    ) -> None:
+        with transaction(session_factory) as session:
+            job = finished_job(session, users.get_or_create(session, "alice"), 30)
+            exact = job_views.metric_rows(session, job.id, "train")
+            cols = job_views.series(session, job.id, "train", max_points=10)
+        assert cols["bucket"] == 3
+        assert cols["steps"] == [2, 5, 8, 11, 14, 17, 20, 23, 26, 29, 30]  # buckets step // 3
+        by_step = dict(exact)
+        first = [by_step[1]["reward"], by_step[2]["reward"]]
+        assert cols["series"]["reward"][0] == pytest.approx(sum(first) / 2)
+        grads = [by_step[s]["grad_norm"] for s in (3, 4, 5)]
+        assert cols["series"]["grad_norm"][1] == pytest.approx(sum(grads) / 3)
+        assert set(cols["series"]) == set(exact[-1][1])
+
     def test_running_job_marks_a_resume(
         self, client: TestClient, signed_in: str, session_factory: sessionmaker[Session]
     ) -> None:
