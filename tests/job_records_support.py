@@ -39,8 +39,9 @@ def make_job(session: Session, owner: User, name: str = "synthetic", lr: float =
     return job
 
 
-def train_values(step: int, total: int, rng: random.Random) -> dict[str, float]:
-    progress = step / max(1, total)
+def train_values(step: int, total: int, rng: random.Random, pace: float = 1.0) -> dict[str, float]:
+    """TRL's metric names; ``pace`` > 1 learns faster (for runs that differ when compared)."""
+    progress = min(1.0, pace * step / max(1, total))
     reward = min(1.0, 0.2 + 0.7 * progress + rng.uniform(-0.05, 0.05))
     values = {
         "reward": reward,
@@ -87,12 +88,13 @@ def record_steps(
     validate_every: int = 5,
     checkpoint_every: int = 10,
     seed: int = 0,
+    pace: float = 1.0,
 ) -> None:
     """What a worker records for ``steps``: one save_batch per step, validation and checkpoints
     every few steps (validation rises then falls, so the best checkpoint is not the last)."""
     rng = random.Random(seed)
     for step in steps:
-        values = train_values(step, total, rng)
+        values = train_values(step, total, rng, pace)
         metrics: list[tuple[str, int, dict[str, float]]] = [("train", step, values)]
         if step % validate_every == 0 or step == total:
             metrics.append(("eval", step, eval_values(step, total)))
@@ -128,7 +130,9 @@ def eval_values(step: int, total: int) -> dict[str, float]:
     return {"eval/reward": reward, "eval/invalid_frac": 0.1}
 
 
-def finished_job(session: Session, owner: User, total: int = 30, name: str = "done") -> Job:
+def finished_job(
+    session: Session, owner: User, total: int = 30, name: str = "done", pace: float = 1.0
+) -> Job:
     job = make_job(session, owner, name)
     job_records.save_batch(
         session,
@@ -140,7 +144,7 @@ def finished_job(session: Session, owner: User, total: int = 30, name: str = "do
         logs=[],
         events=[],
     )
-    record_steps(session, job, range(1, total + 1), total)
+    record_steps(session, job, range(1, total + 1), total, seed=job.id, pace=pace)
     job_records.finish(session, job.id, "completed")
     session.flush()
     return job

@@ -21,7 +21,7 @@ def test_screenshots(browser, live_server, login_link, session_factory):  # type
     with transaction(session_factory) as session:
         alice = users.get_or_create(session, "alice")
         done = finished_job(session, alice, 120, "addition, rank 8")
-        other = finished_job(session, alice, 120, "addition, rank 16")
+        other = finished_job(session, alice, 120, "addition, rank 16", pace=1.6)
         training = {**other.spec["training"], "lora_rank": 16, "learning_rate": 5e-5}
         other.spec = {**other.spec, "training": training}
         run = make_job(session, alice, "addition, running")
