@@ -181,6 +181,18 @@
   if (TERMINAL.includes(root.dataset.status)) return; // finished: the page is the whole story
   const source = new EventSource(`/api/v1/jobs/${jobId}/events?after=${root.dataset.after}`);
   const on = (type, handler) => source.addEventListener(type, (e) => handler(JSON.parse(e.data)));
+  // New samples reload the completions list (at most every 3 s) while "Follow new" is on and
+  // the reader is on its first page.
+  let completionsDue = false;
+  on("completion", () => { completionsDue = true; });
+  setInterval(() => {
+    const follow = $("follow-completions");
+    const results = $("completions-results");
+    if (!completionsDue || !follow || !follow.checked || !results) return;
+    if (results.dataset.page && results.dataset.page !== "0") return;
+    completionsDue = false;
+    htmx.trigger("#completion-filters", "submit");
+  }, 3000);
   on("metrics", onMetrics);
   on("progress", onProgress);
   on("checkpoint", onCheckpoint);

@@ -88,6 +88,8 @@ def test_running_job_follows_the_stream_without_replay(
     expect(page.get_by_test_id("job-step")).to_have_text("20/40")
     steps = "() => window.jobPage.store.train.steps.length"
     assert page.evaluate(steps) == 20
+    results = page.get_by_test_id("completions-results")
+    expect(results).to_have_attribute("data-count", "160")
     with transaction(session_factory) as session:
         job = session.get(type(job), job_id)
         assert job is not None
@@ -95,6 +97,7 @@ def test_running_job_follows_the_stream_without_replay(
         job_records.finish(session, job_id, "completed")
     expect(page.get_by_test_id("job-status")).to_have_text("completed", timeout=15_000)
     expect(page.get_by_test_id("job-step")).to_have_text("40/40")
+    expect(results).to_have_attribute("data-count", "320", timeout=15_000)  # followed live
     assert page.evaluate(steps) == 40  # every step once: no replay of what the page had
     expect(page.get_by_test_id("job-summary")).to_be_visible()
     expect(page.get_by_test_id("best-checkpoint")).to_have_count(1)
