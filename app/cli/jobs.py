@@ -164,7 +164,10 @@ def watch(job_id: int, api_url: ApiUrl = None, api_key: ApiKey = None) -> None:
             reward="-",
             status=job["status"],
         )
-        for kind, data in _events(http, job_id):
+        finished = job["status"] in ("completed", "failed", "cancelled")
+        if finished:  # nothing left to follow: straight to the summary
+            status, error = job["status"], job["error"]
+        for kind, data in () if finished else _events(http, job_id):
             if kind == "progress":
                 progress.update(bar, total=data["total_steps"] or 1, completed=data["step"])
             elif kind == "metrics" and "reward" in data["values"]:
@@ -172,6 +175,34 @@ def watch(job_id: int, api_url: ApiUrl = None, api_key: ApiKey = None) -> None:
             elif kind == "status":
                 status, error = data["status"], data.get("error")
                 progress.update(bar, status=status)
+        summary = call(http, "GET", f"/api/v1/jobs/{job_id}/summary")
+    print_summary(summary)
     if status != "completed":
         fail(f"job {job_id} {status}" + (f": {error}" if error else ""))
     out.print(f"job {job_id} completed")
+
+
+def _point(value: dict[str, Any] | None) -> str:
+    return f"{value['value']:.3f} (step {value['step']})" if value else "-"
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The end-of-run summary, as the job page shows it."""
+    table = Table(title=f"job {summary['job_id']}: {summary['status']}", show_header=False)
+    gain = summary["reward_gain"]
+    invalid = summary["invalid_rate"]
+    elapsed = summary["elapsed_seconds"]
+    best = summary["best_checkpoint_id"]
+    rows = [
+        ("validation at step 0", _point(summary["eval_start"])),
+        ("best validation", _point(summary["eval_best"])),
+        ("last validation", _point(summary["eval_last"])),
+        ("reward gain", "-" if gain is None else f"{gain:+.3f}"),
+        ("best checkpoint", f"{best} (step {summary['best_checkpoint_step']})" if best else "-"),
+        ("time taken", "-" if elapsed is None else f"{elapsed:.0f} s"),
+        ("evaluator invalid rate", "-" if invalid is None else f"{invalid:.1%}"),
+        ("evaluator errors logged", str(summary["error_logs"])),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    out.print(table)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, TimestampMixin
@@ -67,6 +67,8 @@ class JobCompletion(TimestampMixin, Base):
     """A sampled completion with its prompt, total reward and per-evaluator scores."""
 
     __tablename__ = "job_completions"
+    # The completions browser filters by step within a job.
+    __table_args__ = (Index("ix_job_completions_job_id_step", "job_id", "step"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
@@ -81,6 +83,7 @@ class JobLog(TimestampMixin, Base):
     """Reward logs: an evaluator's print output or error for one sample, and job messages."""
 
     __tablename__ = "job_logs"
+    __table_args__ = (Index("ix_job_logs_job_id_step", "job_id", "step"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
@@ -108,6 +111,8 @@ class JobEvent(TimestampMixin, Base):
     a client that reconnects with Last-Event-ID resumes exactly where it stopped."""
 
     __tablename__ = "job_events"
+    # The job page reads its chart markers (checkpoints, resumes) by type.
+    __table_args__ = (Index("ix_job_events_job_id_type", "job_id", "type"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)

@@ -1,7 +1,7 @@
 """jobs can be paused (OpenAI fine-tuning API: pause / resume)
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0010
 Create Date: 2026-12-02 05:20:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0004"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.db import transaction
 from app.services import auth_sessions, users
 
-CHROMIUM = "/usr/bin/chromium"
+# RFT_TEST_CHROMIUM: another Chromium binary (e.g. one unpacked where none is installed).
+CHROMIUM = os.environ.get("RFT_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -27,7 +27,8 @@ from app.schemas.job import (
     ModelPublic,
 )
 from app.schemas.job_params import JobCreate, invalid_request
-from app.services import base_models, jobs, preflight
+from app.schemas.job_views import JobSummary
+from app.services import base_models, job_samples, job_views, jobs, preflight
 from app.tasks import enqueue_job
 
 
@@ -155,12 +156,25 @@ def job_completions(
     job_id: int,
     session: SessionDep,
     user: CurrentUser,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
     limit: int = Query(50, ge=1, le=500),
     step: int | None = Query(None, ge=0),
+    step_min: int | None = Query(None, ge=0),
+    step_max: int | None = Query(None, ge=0),
+    prompt: str | None = Query(None, max_length=20_000, description="Exactly this prompt."),
+    evaluator: str | None = Query(
+        None, max_length=200, description="Reward range and invalid apply to its score."
+    ),
+    reward_min: float | None = Query(None),
+    reward_max: float | None = Query(None),
+    invalid: bool = Query(False, description="Only samples without a valid score."),
+    q: str | None = Query(None, max_length=200, description="Text in prompt or completion."),
 ) -> Page[CompletionPublic]:
     job = jobs.get(session, user, job_id)
-    rows, total = jobs.completions(session, job, offset, limit, step)
+    f = job_samples.CompletionFilter(
+        step, step_min, step_max, prompt, evaluator, reward_min, reward_max, invalid, q
+    )
+    rows, total = job_samples.completions(session, job, f, offset, limit)
     return Page(data=[CompletionPublic.model_validate(r) for r in rows], count=total)
 
 
@@ -169,12 +183,24 @@ def job_logs(
     job_id: int,
     session: SessionDep,
     user: CurrentUser,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
     limit: int = Query(100, ge=1, le=1000),
     level: str | None = Query(None, pattern="^(info|warning|error)$"),
+    source: str | None = Query(None, max_length=200, description="An evaluator's name."),
+    step_min: int | None = Query(None, ge=0),
+    step_max: int | None = Query(None, ge=0),
 ) -> Page[LogPublic]:
-    rows, total = jobs.logs(session, jobs.get(session, user, job_id), offset, limit, level)
+    job = jobs.get(session, user, job_id)
+    f = job_samples.LogFilter(source, level, step_min, step_max)
+    rows, total = job_samples.logs(session, job, f, offset, limit)
     return Page(data=[LogPublic.model_validate(r) for r in rows], count=total)
+
+
+@router.get("/jobs/{job_id}/summary", response_model=JobSummary)
+def job_summary(job_id: int, session: SessionDep, user: CurrentUser) -> JobSummary:
+    job = jobs.get(session, user, job_id)
+    elapsed = JobPublic.of(job).elapsed_seconds
+    return JobSummary.of(job, elapsed, job_views.summary(session, job))
 
 
 @router.get("/jobs/{job_id}/checkpoints", response_model=Page[CheckpointPublic])

@@ -1,0 +1,105 @@
+"""The job pages in Chromium on real demo jobs: two short GRPO + LoRA runs through a real
+`rft worker` (the demo model is built once and cached in .cache/, as for tests/worker)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from tests.conftest import Account
+from tests.e2e.test_job_page import CHARTS, chart_points
+from tests.worker.conftest import (  # noqa: F401  (fixtures)
+    demo_request,
+    models_dir,
+    train_env,
+    train_settings,
+    wait_for_job,
+    worker_process,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+STEPS, EVERY = 24, 8
+
+
+@pytest.fixture
+def settings(settings: Settings, models_dir) -> Settings:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The live server knows the demo model (job requests name it)."""
+    return settings.model_copy(update={"models_dir": models_dir})
+
+
+def launch(live_server: str, alice: Account, request: dict[str, Any], **training: Any) -> int:
+    body = {**request, "training": {**request["training"], **training}}
+    body["training"].update(max_steps=STEPS, eval_steps=EVERY, save_steps=EVERY)
+    response = httpx.post(f"{live_server}/api/v1/jobs", json=body, headers=alice.headers)
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def test_real_jobs_on_the_job_pages(
+    page: Page,
+    live_server: str,
+    login_link: Callable[[str], str],
+    alice: Account,
+    demo_request: dict[str, Any],  # noqa: F811
+    worker_process: Any,  # noqa: F811
+    session_factory: sessionmaker[Session],
+) -> None:
+    worker_process()
+    first = launch(live_server, alice, demo_request, lora_rank=8, beta=0.04)
+    second = launch(live_server, alice, demo_request, lora_rank=4)
+    page.goto(login_link("alice"))
+    page.goto(f"{live_server}/fine-tuning/{first}")  # opened while queued or running: live
+    wait_for_job(session_factory, first, lambda j: j.status == "completed", timeout=400)
+    expect(page.get_by_test_id("job-status")).to_have_text("completed", timeout=30_000)
+    expect(page.get_by_test_id("job-step")).to_have_text(f"{STEPS}/{STEPS}")
+
+    # A finished job's page: its final state on first paint, nothing "running".
+    page.goto(f"{live_server}/fine-tuning/{first}")
+    expect(page.get_by_test_id("job-status")).to_have_text("completed")
+    assert "running" not in page.locator("#job").inner_text().lower()
+    expect(page.get_by_test_id("job-eta")).to_have_text("—")
+    points = chart_points(page)
+    assert set(points) == set(CHARTS)
+    assert all(n > 0 for n in points.values()), points
+    expect(page.get_by_test_id("best-checkpoint")).to_have_count(1)
+    expect(page.locator("[data-testid=checkpoints] tbody tr")).to_have_count(STEPS // EVERY)
+    expect(page.get_by_test_id("summary-best")).not_to_have_text("—")
+
+    # Completions: by reward, then by step.
+    results = page.get_by_test_id("completions-results")
+    expect(results).not_to_have_attribute("data-count", "0")
+    page.get_by_test_id("reward-min").fill("1")
+    page.get_by_test_id("reward-min").dispatch_event("change")
+    page.wait_for_load_state("networkidle")
+    rewards = page.eval_on_selector_all(
+        "[data-testid=completion-row]", "rows => rows.map(r => +r.dataset.reward)"
+    )
+    assert all(r >= 1 for r in rewards)
+    page.get_by_test_id("reward-min").fill("")
+    slider = page.get_by_test_id("step-slider")
+    slider.fill("0")  # no samples at step 0: the first step that has some
+    slider.dispatch_event("change")
+    expect(page.get_by_test_id("shown-step")).to_be_visible()
+    first_step = page.get_by_test_id("shown-step").inner_text()
+    steps = page.eval_on_selector_all(
+        "[data-testid=completion-row]", "rows => [...new Set(rows.map(r => r.dataset.step))]"
+    )
+    assert steps == [first_step]
+
+    # Two jobs compared, with their configuration diff.
+    wait_for_job(session_factory, second, lambda j: j.status == "completed", timeout=400)
+    page.goto(f"{live_server}/fine-tuning/compare?ids={first},{second}")
+    expect(page.get_by_test_id("compare-run")).to_have_count(2)
+    keys = page.eval_on_selector_all(
+        "[data-testid=diff-row]", "rows => rows.map(r => r.dataset.key)"
+    )
+    assert "training.lora_rank" in keys and "training.beta" in keys
+    assert "training.learning_rate" not in keys
+    compared = chart_points(page)
+    assert compared["reward"] > 0 and compared["eval/reward"] > 0
