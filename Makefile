@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest
 
-.PHONY: install lock run test lint format migrate system-deps clean
+.PHONY: install lock run test test-fast lint format migrate system-deps clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: install system-deps
 		echo "== embedded tests again on SQLite + filesystem broker =="; \
 		env -u RFT_TEST_DATABASE_URL -u RFT_TEST_REDIS_URL $(PYTEST) -m embedded tests; \
 	fi
+
+# Unit and API tests (minutes): no browser, no training, nothing marked slow or gpu.
+test-fast: install system-deps
+	$(PYTEST) -m "not e2e and not slow and not gpu" --ignore=tests/e2e \
+		--ignore=tests/worker/test_training.py tests
 
 lint: install
 	$(BIN)/ruff check app worker tests bench migrations

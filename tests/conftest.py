@@ -193,6 +193,9 @@ def bob(make_account) -> Account:  # type: ignore[no-untyped-def]
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked gpu run only where CUDA is; everywhere else they are skipped, saying why."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:  # no torch import (seconds) when no GPU test was collected
+        return
     try:
         import torch
 
@@ -202,6 +205,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if cuda:
         return
     skip = pytest.mark.skip(reason="needs CUDA (no GPU on this machine)")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+    for item in gpu_items:
+        item.add_marker(skip)

@@ -62,3 +62,19 @@ def test_import_contracts_hold() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_collecting_tests_outside_worker_imports_no_training_stack() -> None:
+    """Only tests/worker may pay for torch at collection: the fast subset starts fast."""
+    code = (
+        "import sys, pytest; "
+        "code = pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', 'tests', "
+        "'--ignore=tests/worker']); "
+        "heavy = [m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets') "
+        "if m in sys.modules]; "
+        "assert code == 0 and not heavy, (code, heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

@@ -21,7 +21,8 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_db(request: Request) -> Iterator[Session]:

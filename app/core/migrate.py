@@ -5,11 +5,11 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from app.core.paths import MIGRATIONS_DIR, ROOT
+from app.core.paths import ALEMBIC_INI, MIGRATIONS_DIR
 
 
 def alembic_config(database_url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
+    config = Config(str(ALEMBIC_INI))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config

@@ -44,7 +44,7 @@ def _estimate_parameters(config: dict[str, object]) -> int | None:
     except (KeyError, TypeError, ValueError):
         return None
     embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings") else 2)
-    return embeddings + layers * (4 * hidden * hidden + 3 * hidden * inner)
+    return int(embeddings + layers * (4 * hidden * hidden + 3 * hidden * inner))
 
 
 def _has_chat_template(folder: Path, config: dict[str, object]) -> bool:

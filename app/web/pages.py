@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -52,7 +54,7 @@ async def status(
     )
 
 
-def _section_page(slug: str):
+def _section_page(slug: str) -> Callable[..., HTMLResponse]:
     title, summary = SECTIONS[slug]
 
     def page(request: Request, user: PageUser) -> HTMLResponse:

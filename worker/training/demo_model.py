@@ -28,7 +28,7 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tokenizer():
+def build_tokenizer() -> Any:
     """A character-level tokenizer loaded as PreTrainedTokenizerFast (keeps our ids as built)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
@@ -48,7 +48,7 @@ def build_tokenizer():
     return tokenizer
 
 
-def build_model(vocab_size: int, eos_id: int, pad_id: int, seed: int = 0):
+def build_model(vocab_size: int, eos_id: int, pad_id: int, seed: int = 0) -> Any:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
