@@ -31,6 +31,9 @@ from app.models import User
 from app.services import api_keys, users
 from tests.helpers import free_port
 
+# Without bubblewrap evaluators run only by explicit opt-in. CI installs bubblewrap (then this
+# changes nothing); a development machine without it still runs the suite, unsandboxed.
+os.environ.setdefault("RFT_UNSAFE_NO_SANDBOX", "true")
 TEST_PG = os.environ.get("RFT_TEST_DATABASE_URL")
 TEST_REDIS = os.environ.get("RFT_TEST_REDIS_URL")
 
@@ -126,6 +129,7 @@ def server_env(settings: Settings) -> dict[str, str]:
     """Environment for a subprocess (`rft …`) that must see the same database and broker."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RFT_")}
     env.update(RFT_DATA_DIR=str(settings.data_path), RFT_DATABASE_URL=settings.database)
+    env["RFT_UNSAFE_NO_SANDBOX"] = os.environ["RFT_UNSAFE_NO_SANDBOX"]
     if settings.broker_url:
         env["RFT_BROKER_URL"] = settings.broker_url
     return env

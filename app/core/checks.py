@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import socket
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -47,9 +49,18 @@ def load(**overrides: Any) -> Settings:
 
 
 def check_data_dir(settings: Settings) -> None:
+    """The data dir exists, is writable and is private: 0700, and everything this process
+    creates from now on is 0600/0700 (umask 077). Evaluators without bubblewrap run as other
+    uids; they must not read the database, the broker's messages or anyone's datasets."""
     path = settings.data_path
+    os.umask(0o077)
     try:
         path.mkdir(parents=True, exist_ok=True)
+        if path.stat().st_uid == os.geteuid():
+            path.chmod(0o700)
+            for name in ("rft.db", "rft.db-wal", "rft.db-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    (path / name).chmod(0o600)
         probe = path / ".write-test"
         probe.write_text("ok")
         probe.unlink()

@@ -116,6 +116,21 @@ class Settings(BaseSettings):
     evaluator_memory_bytes: int = Field(
         default=1 << 30, ge=64 << 20, description="Address-space limit of each evaluator process."
     )
+    unsafe_no_sandbox: bool = Field(
+        default=False,
+        description="Run evaluator code even where bubblewrap cannot sandbox it (rlimits, "
+        "seccomp and a uid of its own only: the code can read the host file system). Off: "
+        "without bubblewrap, evaluators do not run.",
+    )
+    evaluator_preview_workers_per_user: int | None = Field(
+        default=None,
+        ge=1,
+        description="At most this many of the preview pool's workers serve one user at a time "
+        "(others' previews are never starved). Default: half the pool, at least 1.",
+    )
+    api_keys_per_user: int = Field(
+        default=50, ge=1, description="API keys one user may hold at once."
+    )
     evaluator_preview_workers: int | None = Field(
         default=None,
         ge=1,

@@ -13,19 +13,46 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
-from collections import OrderedDict
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import msgspec
+
+from . import protocol
 from .contract import EvaluatorSpec, load_evaluator_spec
 from .protocol import Hello
 from .runtime import CACHE_SIZE
-from .sandbox import Launcher, Limits, WorkerProcess, next_uid
+from .sandbox import Launcher, Limits, WorkerGone, WorkerProcess, next_uid
 from .scheduler import Dispatch, Row
 from .values import Sample, SampleResult
 
 log = logging.getLogger(__name__)
+
+UNSAFE_SETTING = "RFT_UNSAFE_NO_SANDBOX"
+
+
+def isolation_in_force(unsafe_no_sandbox: bool | None = None) -> str:
+    """What a pool started now would use: "bubblewrap", "rlimits-only" (the operator opted
+    in to running without a sandbox) or "disabled" (no sandbox: evaluators do not run)."""
+    if Launcher(Limits(), None).isolation == "bubblewrap":
+        return "bubblewrap"
+    if unsafe_no_sandbox is None:
+        unsafe_no_sandbox = unsafe_opt_in()
+    return "rlimits-only" if unsafe_no_sandbox else "disabled"
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap cannot contain evaluators here and the operator has not opted out of it."""
+
+
+def unsafe_opt_in() -> bool:
+    """The operator's explicit choice to run untrusted code without bubblewrap."""
+    return os.environ.get(UNSAFE_SETTING, "").strip().lower() in {"1", "true", "yes", "on"}
+
 
 Evaluator = str | Mapping[str, Any] | EvaluatorSpec
 Tenancy = tuple[str | None, str]  # (tenant, evaluator key): who may share a worker process
@@ -41,6 +68,7 @@ class Slot:
         self.process: WorkerProcess | None = None
         self.hello: Hello | None = None
         self.recycle = False  # the worker asked to be replaced after its current chunk
+        self.holder: str | None = None  # the tenant that has it checked out
         # Whose code this worker has run: (tenant, evaluator key). Code can leave state behind
         # in a process (patched modules, globals), so a worker serves one evaluator version of
         # one tenant, never another (one evaluator could otherwise patch another's functions).
@@ -54,6 +82,22 @@ class Slot:
             self.hello = None
             self._loaded.clear()
         return self.process
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Start the process and read its hello (before any user code: nothing to distrust
+        yet beyond the frame caps). A worker that fails to start is discarded."""
+        process = self.ensure_started()
+        deadline = time.monotonic() + timeout_s
+        try:
+            while self.hello is None and time.monotonic() < deadline:
+                readable, _, _ = select.select([process.read_fd], [], [], 0.1)
+                for body in process.receive() if readable else []:
+                    message = protocol.reply_decoder.decode(body)
+                    if isinstance(message, Hello):
+                        self.hello = message
+        except (WorkerGone, msgspec.DecodeError) as exc:
+            log.warning("an evaluator worker failed to start: %s", exc)
+            self.discard()
 
     def remember(self, key: str) -> bool:
         """Record that the worker will hold `key`; True when it must be sent the code."""
@@ -74,6 +118,7 @@ class Slot:
         self.process = None
         self.hello = None
         self.recycle = False
+        self.tenant = None  # the next process is clean
         self._loaded.clear()
 
 
@@ -98,18 +143,34 @@ class EvaluatorPool:
         llm_endpoint: Mapping[str, str] | None = None,
         use_bwrap: bool | None = None,
         nproc: int = 64,
+        unsafe_no_sandbox: bool | None = None,
+        per_owner: int | None = None,
     ) -> None:
         """size: workers (default os.cpu_count()); timeout_s: wall-clock limit per row (per
         call for batch evaluators); allow_network: run evaluators that declare
         NEEDS_NETWORK = True (and score_model graders) in workers that keep the network;
         llm_endpoint: {"base_url", "api_key", "model"} for score_model graders;
-        use_bwrap: None = when it works, True = require it, False = never."""
+        use_bwrap: None = when it works, True = require it, False = never;
+        unsafe_no_sandbox: allow running without bubblewrap (rlimits, seccomp and a uid of
+        its own only: the code sees the host file system). None reads RFT_UNSAFE_NO_SANDBOX.
+        Without bubblewrap and without this opt-in the pool refuses to start
+        (SandboxUnavailable): untrusted code never runs unconfined by accident;
+        per_owner: workers one tenant may hold at once (default: all of them).
+        While several tenants want workers, each gets an equal share first."""
         self.size = max(1, size or os.cpu_count() or 1)
         self.timeout_s = float(timeout_s)
         self.allow_network = allow_network
         self.llm_endpoint = dict(llm_endpoint) if llm_endpoint else None
         self._launcher = Launcher(Limits(memory_bytes=memory_bytes, nproc=nproc), use_bwrap)
         self.isolation: str = self._launcher.isolation
+        if unsafe_no_sandbox is None:
+            unsafe_no_sandbox = unsafe_opt_in()
+        if self.isolation != "bubblewrap" and not unsafe_no_sandbox:
+            raise SandboxUnavailable(
+                "bubblewrap cannot create a sandbox here, so evaluator code will not run: "
+                f"install bubblewrap, or set {UNSAFE_SETTING}=true to run it with rlimits, "
+                "seccomp and its own uid only (it can then read the host file system)"
+            )
         if self.isolation != "bubblewrap":
             log.warning(
                 "EVALUATOR ISOLATION REDUCED: bubblewrap is not available, evaluators run with "
@@ -122,6 +183,9 @@ class EvaluatorPool:
             self._slots[True] = [Slot(self._launcher, network=True) for _ in range(self.size)]
         self._idle = {network: list(slots) for network, slots in self._slots.items()}
         self._closed = False
+        self.per_owner = max(1, per_owner or self.size)
+        self._held: Counter[str | None] = Counter()  # workers checked out, per tenant
+        self._wanting: Counter[str | None] = Counter()  # runs with rows still to hand out
 
     @property
     def closed(self) -> bool:
@@ -135,10 +199,11 @@ class EvaluatorPool:
         self.close()
 
     def start(self) -> None:
-        """Start the (non-network) workers now instead of on first use."""
+        """Start the (non-network) workers now instead of on first use. They stay clean (no
+        user code) until the first tenant's run takes them."""
         with self._cond:
             for slot in self._idle[False]:
-                slot.ensure_started()
+                slot.wait_ready()
 
     def close(self) -> None:
         with self._cond:
@@ -149,27 +214,57 @@ class EvaluatorPool:
             self._cond.notify_all()
 
     def checkout(self, network: bool, *, wait: bool, tenant: Tenancy | None = None) -> Slot | None:
-        """An idle slot (preferably one already serving `tenant`, then an unused one), or None
+        """An idle slot (preferably one already serving `tenant`, then a clean one), or None
         when none is idle and `wait` is False. The caller restarts a slot that served another."""
         with self._cond:
             while True:
                 if self._closed:
                     raise RuntimeError("the evaluator pool is closed")
                 idle = self._idle[network]
-                if idle:
+                owner = tenant[0] if tenant else None
+                if idle and self._may_take(owner):
                     same = [i for i, slot in enumerate(idle) if slot.tenant == tenant]
-                    unused = [i for i, slot in enumerate(idle) if slot.process is None]
-                    return idle.pop((same or unused or [-1])[-1])
+                    # Clean: no user code ran in it yet; a started one saves a start-up.
+                    clean = sorted(
+                        (i for i, slot in enumerate(idle) if slot.tenant is None),
+                        key=lambda i: idle[i].process is not None,
+                    )
+                    slot = idle.pop((same or clean or [-1])[-1])
+                    slot.holder = owner
+                    self._held[owner] += 1
+                    return slot
                 if not wait:
                     return None
                 self._cond.wait()
+
+    def _may_take(self, owner: str | None) -> bool:
+        """Fair share: one tenant never holds more than `per_owner` workers, and while other
+        tenants want workers, it takes one beyond an equal share only if they all have theirs
+        (so a freed worker goes to whoever is furthest behind: round-robin between users)."""
+        held = self._held[owner]
+        if held >= self.per_owner:
+            return False
+        others = [o for o, n in self._wanting.items() if n > 0 and o != owner]
+        share = max(1, self.size // (len(others) + 1))
+        return held < share or all(self._held[o] >= share for o in others)
+
+    def want(self, owner: str | None, wanting: bool) -> None:
+        """A run of `owner` starts or stops wanting workers (it has rows to hand out)."""
+        with self._cond:
+            self._wanting[owner] += 1 if wanting else -1
+            if self._wanting[owner] <= 0:
+                del self._wanting[owner]
+            self._cond.notify_all()
 
     def release(self, slot: Slot) -> None:
         with self._cond:
             if self._closed:
                 slot.discard()
+            self._held[slot.holder] -= 1
+            if self._held[slot.holder] <= 0:
+                del self._held[slot.holder]
             self._idle[slot.network].append(slot)
-            self._cond.notify()
+            self._cond.notify_all()
 
     def score(
         self,
@@ -198,13 +293,21 @@ class EvaluatorPool:
         samples: Iterable[Sample | Mapping[str, Any]],
         *,
         tenant: str | None = None,
+        cancel: threading.Event | None = None,
     ) -> Iterator[tuple[int, SampleResult]]:
-        """Yield (index, result) as rows finish, in any order (for streaming to the IDE)."""
+        """Yield (index, result) as rows finish, in any order (for streaming to the IDE).
+
+        cancel: once set (e.g. the client went away), the run stops within a poll interval,
+        its workers are replaced and iteration ends early."""
         rows = [_as_row(sample) for sample in samples]
-        return self._iter(evaluator, rows, tenant)
+        return self._iter(evaluator, rows, tenant, cancel)
 
     def _iter(
-        self, evaluator: Evaluator, rows: list[Row], tenant: str | None
+        self,
+        evaluator: Evaluator,
+        rows: list[Row],
+        tenant: str | None,
+        cancel: threading.Event | None = None,
     ) -> Iterator[tuple[int, SampleResult]]:
         spec = load_evaluator_spec(evaluator)  # EvaluatorCodeError before any work starts
         if spec.needs_network and not self.allow_network:
@@ -215,7 +318,7 @@ class EvaluatorPool:
             return iter([(i, SampleResult.invalid(reason)) for i in range(len(rows))])
         if not rows:
             return iter([])
-        return Dispatch(self, spec, rows, tenant).run()
+        return Dispatch(self, spec, rows, tenant, cancel).run()
 
     def worker_info(self) -> list[dict[str, Any]]:
         """What each started worker reported about its sandbox (uid, seccomp, problems)."""

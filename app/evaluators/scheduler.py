@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import select
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -91,9 +92,15 @@ def _chunk_size(spec: EvaluatorSpec, remaining: int, workers: int) -> int:
 
 class Dispatch:
     def __init__(
-        self, pool: EvaluatorPool, spec: EvaluatorSpec, rows: list[Row], tenant: str | None
+        self,
+        pool: EvaluatorPool,
+        spec: EvaluatorSpec,
+        rows: list[Row],
+        tenant: str | None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.pool = pool
+        self.cancel = cancel
         self.tenant = (tenant, spec.key)  # a worker serves one evaluator of one tenant
         self.spec = spec
         self.rows = rows
@@ -116,13 +123,22 @@ class Dispatch:
         return chunk
 
     def run(self) -> Iterator[tuple[int, SampleResult]]:
+        owner = self.tenant[0]
+        wanting = False
         try:
             while self.pending or self.inflight:
                 if self.pool.closed:
                     raise RuntimeError("the evaluator pool was closed while scoring")
+                if self.cancel is not None and self.cancel.is_set():
+                    return  # the caller gave up: finally replaces the busy workers
+                if self.pending != wanting:  # the pool shares workers among those who want
+                    wanting = self.pending
+                    self.pool.want(owner, wanting)
                 yield from self._fill()
                 yield from self._poll()
         finally:
+            if wanting:
+                self.pool.want(owner, False)
             # Abandoned mid-run (consumer stopped iterating, or an error): the workers still
             # hold our rows, so they cannot be trusted to be idle. Replace them.
             for slot in list(self.inflight):
@@ -149,9 +165,9 @@ class Dispatch:
                 raise
 
     def _send(self, slot: Slot, chunk: _Chunk) -> None:
-        if slot.tenant != self.tenant:
+        if slot.tenant not in (None, self.tenant):
             slot.discard()  # never hand a process that ran one tenant's code to another
-            slot.tenant = self.tenant
+        slot.tenant = self.tenant
         process = slot.ensure_started()
         payload = None
         if slot.remember(self.spec.key):

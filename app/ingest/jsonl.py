@@ -48,6 +48,9 @@ RECORD_WORDS = 3
 RECORD_BYTES = 8 * RECORD_WORDS
 TOKEN_MASK = ANSWER_FLAG - 1
 BOM = b"\xef\xbb\xbf"
+MAX_DEPTH = 64  # nested arrays/objects in a row: deeper JSON is refused, naming the line
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1  # what msgpack (the evaluator pipe) and SQL can hold
+_LONG_NUMBER = re.compile(rb"\d{19}")  # an integer near or past the 64-bit range
 _BYTE_POSITION = re.compile(r"\(byte (\d+)\)")
 
 
@@ -223,6 +226,8 @@ class JsonlValidator:
                     continue
                 start, size = offset - 1 - len(line), len(line)
             shape = shapes.current
+            if line.count(b"[") + line.count(b"{") > MAX_DEPTH or _LONG_NUMBER.search(line):
+                shape = None  # possibly too deep or too big: the slow path checks exactly
             fast = shape.check(line) if shape is not None else None
             if fast is not None and shape is not None:
                 values, tokens = fast
@@ -261,7 +266,11 @@ class JsonlValidator:
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             self._error(number, _json_problem(exc, line))
             return None
+        except RecursionError:
+            self._error(number, f"JSON nested deeper than {MAX_DEPTH} levels")
+            return None
         try:
+            _check_bounds(row, 0)
             kind = row_format(row)
             if kind != self.format:
                 self._set_format(kind, number)
@@ -343,3 +352,19 @@ def _json_problem(exc: Exception, line: bytes) -> str:
     shift = 0 if message.startswith("trailing characters") else 1  # msgspec is one past there
     message = _BYTE_POSITION.sub(lambda m: f"(column {int(m.group(1)) + shift})", message)
     return f"invalid JSON: {message}"
+
+
+def _check_bounds(value: Any, depth: int) -> None:
+    """RowError for nesting deeper than MAX_DEPTH or an integer outside the 64-bit range."""
+    if depth > MAX_DEPTH:
+        raise RowError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_bounds(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_bounds(item, depth + 1)
+    elif type(value) is int and not INT_MIN <= value <= INT_MAX:
+        raise RowError(
+            f"integer {str(value)[:30]} is outside the 64-bit range ({INT_MIN}..{INT_MAX})"
+        )

@@ -8,12 +8,15 @@ the session), then ``run`` or ``stream`` (score: needs only the pool).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import math
+import os
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +25,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.core.config import Settings
-from app.core.errors import NotFound
+from app.core.errors import NotFound, Unavailable
 from app.evaluators import EvaluatorPool, Sample, SampleResult
+from app.evaluators.pool import SandboxUnavailable, isolation_in_force
 from app.models import User
 from app.schemas.evaluator import (
     HistogramBin,
@@ -37,6 +41,8 @@ from app.services import datasets, evaluators
 
 log = logging.getLogger("rft.evaluators")
 BINS = 10
+_KEEPALIVE_S = 1.0  # a streamed preview sends a comment this often while rows run
+_DISCONNECT_POLL_S = 0.25  # how often a running preview checks that its client is there
 
 
 class SharedPool:
@@ -48,14 +54,29 @@ class SharedPool:
         self._lock = threading.Lock()
 
     def get(self) -> EvaluatorPool:
+        """The pool; Unavailable (503, saying why and what to do) when evaluators cannot run
+        here: no bubblewrap and no RFT_UNSAFE_NO_SANDBOX."""
         with self._lock:
             if self._pool is None or self._pool.closed:
-                self._pool = EvaluatorPool(
-                    size=self._settings.evaluator_preview_workers,
-                    timeout_s=self._settings.evaluator_timeout_seconds,
-                    memory_bytes=self._settings.evaluator_memory_bytes,
-                )
+                size = self._settings.evaluator_preview_workers or os.cpu_count() or 1
+                per_user = self._settings.evaluator_preview_workers_per_user or max(1, size // 2)
+                try:
+                    self._pool = EvaluatorPool(
+                        size=size,
+                        timeout_s=self._settings.evaluator_timeout_seconds,
+                        memory_bytes=self._settings.evaluator_memory_bytes,
+                        unsafe_no_sandbox=self._settings.unsafe_no_sandbox,
+                        per_owner=per_user,
+                    )
+                except SandboxUnavailable as exc:
+                    raise Unavailable(f"Evaluators cannot run: {exc}") from None
             return self._pool
+
+    def isolation(self) -> str:
+        """The isolation evaluators get here (for /healthz and the pages' banner)."""
+        if self.started and self._pool is not None:
+            return self._pool.isolation
+        return isolation_in_force(self._settings.unsafe_no_sandbox)
 
     @property
     def started(self) -> bool:
@@ -135,13 +156,47 @@ def summarize(results: Sequence[PreviewResult], duration_ms: float) -> PreviewSu
     )
 
 
-def run(pool: EvaluatorPool, work: Plan, tenant: str) -> PreviewResponse:
-    """Score every row (blocking: call it from a worker thread)."""
+def run(
+    pool: EvaluatorPool, work: Plan, tenant: str, cancel: threading.Event | None = None
+) -> PreviewResponse:
+    """Score every row (blocking: call it from a worker thread). With `cancel` set midway,
+    returns what finished so far."""
     started = time.monotonic()
-    scored = pool.score(work.code, work.samples, tenant=tenant)
-    results = [result_of(i, r) for i, r in zip(work.indices, scored, strict=True)]
+    scored: dict[int, SampleResult] = {}
+    rows = pool.score_iter(work.code, work.samples, tenant=tenant, cancel=cancel)
+    try:
+        for position, result in rows:
+            scored[position] = result
+    finally:
+        _close(rows)
+    results = [result_of(work.indices[p], scored[p]) for p in sorted(scored)]
     summary = summarize(results, (time.monotonic() - started) * 1000)
     return PreviewResponse(results=results, summary=summary, isolation=pool.isolation)
+
+
+async def run_while_connected(
+    pool: EvaluatorPool, work: Plan, tenant: str, disconnected: Callable[[], Awaitable[bool]]
+) -> PreviewResponse:
+    """`run`, stopped (its workers freed) as soon as `disconnected()` says the client left."""
+    cancel = threading.Event()
+    task = asyncio.ensure_future(run_in_threadpool(run, pool, work, tenant, cancel))
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=_DISCONNECT_POLL_S)
+            if not task.done() and await disconnected():
+                cancel.set()
+    finally:
+        cancel.set()  # also when this request itself is cancelled
+    return await task
+
+
+def _close(rows: Iterator[tuple[int, SampleResult]]) -> None:
+    close = getattr(rows, "close", None)
+    if close is None:
+        return
+    # ValueError: still running in another thread, which sees `cancel` and ends by itself.
+    with contextlib.suppress(ValueError):
+        close()
 
 
 def _event(kind: str, data: str) -> str:
@@ -151,12 +206,21 @@ def _event(kind: str, data: str) -> str:
 async def stream(pool: EvaluatorPool, work: Plan, tenant: str) -> AsyncIterator[str]:
     """Server-sent events: ``result`` per row as it finishes, then ``summary``, then ``end``."""
     started = time.monotonic()
+    cancel = threading.Event()
     rows: Iterator[tuple[int, SampleResult]] = await run_in_threadpool(
-        pool.score_iter, work.code, work.samples, tenant=tenant
+        pool.score_iter, work.code, work.samples, tenant=tenant, cancel=cancel
     )
     results: list[PreviewResult] = []
     try:
-        while (item := await run_in_threadpool(next, rows, None)) is not None:
+        while True:
+            waiting = asyncio.ensure_future(run_in_threadpool(next, rows, None))
+            while not (await asyncio.wait({waiting}, timeout=_KEEPALIVE_S))[0]:
+                # A comment line: sending is how a gone client is noticed (the server raises
+                # on a closed connection), which then closes this generator and the run.
+                yield ": still scoring\n\n"
+            item = waiting.result()
+            if item is None:
+                break
             result = result_of(work.indices[item[0]], item[1])
             results.append(result)
             yield _event("result", result.model_dump_json())
@@ -165,10 +229,9 @@ async def stream(pool: EvaluatorPool, work: Plan, tenant: str) -> AsyncIterator[
         yield _event("error", json.dumps({"detail": f"Preview stopped: {exc}", "errors": []}))
     finally:
         # A client that goes away stops the run: its workers are replaced, not left busy.
-        close = getattr(rows, "close", None)
-        if close is not None:
-            with anyio.CancelScope(shield=True):
-                await run_in_threadpool(close)
+        cancel.set()
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_close, rows)
     summary = summarize(results, (time.monotonic() - started) * 1000)
     yield _event("summary", summary.model_dump_json())
     yield _event("end", json.dumps({"count": len(results), "isolation": pool.isolation}))

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from app.api.deps import SessionDep
 from app.api.routes.evaluators import PoolDep
-from app.evaluators import EvaluatorPool, Sample, list_templates
+from app.evaluators import EvaluatorPool, list_templates
 from app.schemas.evaluator import EvaluatorPublic, TemplatePublic
 from app.services import datasets, evaluators
 from app.services.demo import DEMO_MODEL
@@ -54,9 +54,9 @@ def evaluations_page(
 
 
 def _warm(pool: EvaluatorPool, tenant: str) -> None:
-    """Start this user's sandboxed workers by scoring a trivial evaluator once per worker."""
-    sample = Sample({"messages": [{"role": "user", "content": "warm-up"}]})
-    pool.score(WARM_CODE, [sample] * pool.size, tenant=tenant)
+    """Start clean sandboxed workers (no code run in them yet: a worker serves one evaluator
+    of one user, so warming it with other code would only get it replaced)."""
+    pool.start()
 
 
 @router.post("/evaluations/warm", status_code=status.HTTP_204_NO_CONTENT)

@@ -29,6 +29,23 @@ NAV = [
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals.update(vendor=VENDOR, nav=NAV)
+ISOLATION_NOTICES = {
+    "bubblewrap": "Evaluator code runs in a bubblewrap sandbox.",
+    "rlimits-only": "UNSAFE: no sandbox (RFT_UNSAFE_NO_SANDBOX). Evaluator code runs with "
+    "resource limits, a seccomp filter and its own uid only, and can read the host's files.",
+    "disabled": "Evaluators cannot run: bubblewrap cannot sandbox them on this host. Install "
+    "bubblewrap, or set RFT_UNSAFE_NO_SANDBOX=true to run them without a sandbox.",
+}
+
+
+def _isolation(request: Request) -> tuple[str, str]:
+    """(mode, sentence) for the layout's banner: which isolation evaluator code gets."""
+    shared = getattr(request.app.state, "evaluator_pool", None)
+    mode = shared.isolation() if shared is not None else "disabled"
+    return mode, ISOLATION_NOTICES.get(mode, mode)
+
+
+templates.env.globals.update(isolation=_isolation)
 
 
 def render(

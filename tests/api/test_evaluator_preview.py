@@ -49,6 +49,8 @@ def events(text: str) -> list[tuple[str, Any]]:
     """(event, parsed data) for each server-sent event in a body."""
     out = []
     for block in text.strip().split("\n\n"):
+        if block.startswith(":"):  # a keep-alive comment: clients ignore it
+            continue
         fields = dict(line.split(": ", 1) for line in block.splitlines())
         out.append((fields["event"], json.loads(fields["data"])))
     return out

@@ -6,12 +6,18 @@ result texts. None of it may extend a deadline or grow the parent's memory witho
 
 from __future__ import annotations
 
+import os
 import platform
+import stat
+from pathlib import Path
 
 import pytest
 
+from app.core import checks
+from app.core.config import Settings
 from app.evaluators import EvaluatorPool, Sample
 from app.evaluators.limits import METRICS_LIMIT, REASON_LIMIT
+from app.evaluators.pool import SandboxUnavailable, isolation_in_force
 from tests.evaluators.support import TIMEOUT_S, chat_row
 
 # Finds the runner's own protocol module and progress writer wherever the sandbox mounted them.
@@ -227,3 +233,42 @@ def test_io_uring_and_process_hooks_are_denied(use_bwrap: bool | None) -> None:
     with EvaluatorPool(size=1, timeout_s=10.0, use_bwrap=use_bwrap) as fresh:
         (result,) = fresh.score(IO_URING, [Sample(chat_row(), "x")])
     assert result.stdout == IO_URING_DENIED, (result.stdout, result.error)
+
+
+def test_without_bubblewrap_nothing_runs_unless_the_operator_opts_in() -> None:
+    """Finding 1: without bubblewrap the pool was no sandbox, silently."""
+    with pytest.raises(SandboxUnavailable, match="set RFT_UNSAFE_NO_SANDBOX=true"):
+        EvaluatorPool(size=1, use_bwrap=False, unsafe_no_sandbox=False)
+    assert isolation_in_force(unsafe_no_sandbox=False) in {"bubblewrap", "disabled"}
+    assert isolation_in_force(unsafe_no_sandbox=True) in {"bubblewrap", "rlimits-only"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="workers get a uid of their own only as root")
+def test_unsafe_fallback_cannot_read_the_data_dir(tmp_path: Path) -> None:
+    """Finding 1: the data dir, the SQLite file and every dataset were world-readable."""
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    previous = os.umask(0o022)
+    try:
+        checks.check_data_dir(settings)
+        dataset = settings.data_path / "storage" / "user-1" / "rows.jsonl"
+        dataset.parent.mkdir(parents=True)
+        dataset.write_text('{"secret": "sk-dataset"}\\n')
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(settings.data_path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(dataset.stat().st_mode) == 0o600
+    code = f"""
+import os
+
+def evaluate(messages, **kw):
+    for attempt in (lambda: os.listdir({str(settings.data_path)!r}),
+                    lambda: open({str(dataset)!r}).read()):
+        try:
+            print(attempt())
+        except OSError as exc:
+            print(type(exc).__name__)
+    return 1.0
+"""
+    with EvaluatorPool(size=1, timeout_s=10.0, use_bwrap=False, unsafe_no_sandbox=True) as fresh:
+        (result,) = fresh.score(code, [Sample(chat_row(), "x")])
+    assert result.stdout == "PermissionError\nPermissionError\n", result

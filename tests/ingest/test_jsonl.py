@@ -56,7 +56,7 @@ class TestValidFiles:
             "ground_truth": "42",
             "nums": [1, 2.5, -3],
             "meta": {"nested": {"ok": True, "none": None}},
-            "big": 2**80,
+            "big": 2**63,  # past 2**64 is refused (TestBounds)
         }
         data = lines(row)
         report, index = validate(data)
@@ -303,3 +303,38 @@ class TestFastPath:
     ) -> None:
         report, _ = validate(lines(GOOD, GOOD, {"messages": messages, "ground_truth": "1"}))
         assert report.errors == [{"line": 3, "message": message}]
+
+
+class TestBounds:
+    """Finding 7: 5,000-deep nesting gave a 500 with no line; an integer > 2^64 was accepted
+    and then broke the preview."""
+
+    GOOD = {"messages": [msg("user"), msg("assistant")]}
+
+    def test_deep_nesting_is_refused_by_line(self) -> None:
+        deep = b'{"messages": [{"role": "user", "content": "hi"}], "x": ' + b"[" * 5000
+        deep += b"]" * 5000 + b"}"
+        report, _ = validate(lines(self.GOOD, deep))
+        assert report.errors == [
+            {"line": 2, "message": f"JSON nested deeper than {jsonl.MAX_DEPTH} levels"}
+        ]
+
+    def test_moderate_nesting_past_the_limit_is_refused_too(self) -> None:
+        nested: Any = 1
+        for _ in range(jsonl.MAX_DEPTH + 1):
+            nested = [nested]
+        report, _ = validate(lines(self.GOOD, self.GOOD, {**self.GOOD, "x": nested}))
+        assert report.errors == [
+            {"line": 3, "message": f"JSON nested deeper than {jsonl.MAX_DEPTH} levels"}
+        ]
+
+    @pytest.mark.parametrize("value", [2**64, -(2**63) - 1, 10**30])
+    def test_integers_outside_64_bits_are_refused(self, value: int) -> None:
+        report, _ = validate(lines(self.GOOD, {**self.GOOD, "ground_truth": value}))
+        assert len(report.errors) == 1 and report.errors[0]["line"] == 2
+        assert "is outside the 64-bit range" in report.errors[0]["message"]
+
+    def test_64_bit_integers_and_long_digit_strings_are_fine(self) -> None:
+        rows = [{**self.GOOD, "ground_truth": v} for v in (2**64 - 1, -(2**63), "1" * 40)]
+        report, _ = validate(lines(self.GOOD, *rows))
+        assert report.ok, report.errors

@@ -60,5 +60,7 @@ async def run_tests(
 ) -> TestRunResponse:
     """Score every pinned row with `code` (default: the latest version): pass or fail each."""
     work = await run_in_threadpool(evaluator_tests.plan, session, user, evaluator_id, body.code)
+    tenant = f"user-{user.id}"
+    await run_in_threadpool(session.close)  # no connection held while evaluators run
     shared = await run_in_threadpool(pool.get)
-    return await run_in_threadpool(evaluator_tests.run, shared, work, f"user-{user.id}")
+    return await run_in_threadpool(evaluator_tests.run, shared, work, tenant)

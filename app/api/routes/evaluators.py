@@ -55,23 +55,31 @@ def list_evaluator_templates(_user: CurrentUser) -> Page[TemplatePublic]:
 
 @router.post("/preview", response_model=PreviewResponse)
 async def preview(
-    body: PreviewRequest, session: SessionDep, user: CurrentUser, pool: PoolDep
+    body: PreviewRequest, request: Request, session: SessionDep, user: CurrentUser, pool: PoolDep
 ) -> PreviewResponse:
-    """Score rows of your dataset with unsaved code: per-row results and a summary."""
+    """Score rows of your dataset with unsaved code: per-row results and a summary. A client
+    that disconnects stops the run."""
     work = await run_in_threadpool(evaluator_preview.plan, session, user, body)
+    tenant = f"user-{user.id}"
+    # Rows are read: no connection (nor SQLite's lock) is held while evaluators run.
+    await run_in_threadpool(session.close)
     shared = await run_in_threadpool(pool.get)
-    return await run_in_threadpool(evaluator_preview.run, shared, work, f"user-{user.id}")
+    return await evaluator_preview.run_while_connected(
+        shared, work, tenant, request.is_disconnected
+    )
 
 
 @router.post("/preview/stream")
 async def preview_stream(
     body: PreviewRequest, session: SessionDep, user: CurrentUser, pool: PoolDep
 ) -> StreamingResponse:
-    """The preview as server-sent events: `result` per row as it finishes, `summary`, `end`."""
-    # The rows are read now: the stream itself needs no database session.
+    """The preview as server-sent events: `result` per row as it finishes, `summary`, `end`.
+    A client that disconnects stops the run."""
     work = await run_in_threadpool(evaluator_preview.plan, session, user, body)
+    tenant = f"user-{user.id}"
+    await run_in_threadpool(session.close)  # the stream needs no database session
     shared = await run_in_threadpool(pool.get)
-    events = evaluator_preview.stream(shared, work, f"user-{user.id}")
+    events = evaluator_preview.stream(shared, work, tenant)
     return StreamingResponse(
         events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )

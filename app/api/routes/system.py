@@ -18,8 +18,11 @@ async def healthz(request: Request, session: SessionDep, settings: SettingsDep) 
     """Unauthenticated: 200 when the database and the broker answer, 503 otherwise."""
     database = await run_in_threadpool(system.database_health, session)
     broker = await run_in_threadpool(system.broker_health, settings, request.app.state.celery)
+    isolation = await run_in_threadpool(request.app.state.evaluator_pool.isolation)
     ok = database.ok and broker.ok
-    health = Health(status="ok" if ok else "unavailable", database=database, broker=broker)
+    health = Health(
+        status="ok" if ok else "unavailable", database=database, broker=broker, isolation=isolation
+    )
     return JSONResponse(health.model_dump(), status_code=200 if ok else 503)
 
 
