@@ -110,10 +110,7 @@ def check_prompt_row(row: dict[str, Any]) -> int:
         if type(completion) is str:
             tokens |= ANSWER_FLAG
         elif type(completion) is list:
-            try:
-                check_messages(completion)
-            except RowError as exc:
-                raise RowError(str(exc).replace("messages", "completion", 1)) from None
+            _check_completion_messages(completion)
             tokens |= ANSWER_FLAG
         else:
             raise RowError(
@@ -129,6 +126,21 @@ def check_prompt_row(row: dict[str, Any]) -> int:
     if extra_info is not _MISSING and extra_info is not None and type(extra_info) is not dict:
         raise RowError(f"extra_info must be an object (verl's layout), got {json_type(extra_info)}")
     return tokens
+
+
+def _check_completion_messages(completion: list[Any]) -> None:
+    """TRL's conversational completion: the answer's messages (no prompt before them)."""
+    if not completion:
+        raise RowError("completion is empty: give the answer as one assistant message")
+    for i, message in enumerate(completion):
+        if type(message) is not dict:
+            raise RowError(f"completion[{i}] must be an object, got {json_type(message)}")
+        role = message.get("role", _MISSING)
+        if type(role) is not str or role not in ROLES:
+            raise RowError(_role_problem(i, role).replace("messages", "completion", 1))
+        content = message.get("content", _MISSING)
+        if type(content) is not str:
+            _content_chars(i, role, message, content)
 
 
 def layout(row: dict[str, Any]) -> str:

@@ -74,7 +74,7 @@ def _tokens(dataset: Dataset) -> dict[str, Any]:
 
 
 def _longest(dataset: Dataset, validation: Dataset | None) -> int:
-    return max(_tokens(d)["max"] for d in (dataset, validation) if d is not None)
+    return int(max(_tokens(d)["max"] for d in (dataset, validation) if d is not None))
 
 
 def _refuse(field_: str, message: str) -> InvalidInput:

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from app.api.deps import SessionDep
 from app.api.routes.evaluators import PoolDep
-from app.evaluators import EvaluatorPool, list_templates
+from app.evaluators import EvaluatorPool, environment, list_templates
 from app.schemas.evaluator import EvaluatorPublic, TemplatePublic
 from app.services import datasets, evaluators
 from app.services.demo import DEMO_MODEL
@@ -50,7 +50,9 @@ def evaluations_page(
         "base_model": DEMO_MODEL,
     }
     title = opened.name if opened else "Evaluations"
-    return render(request, "pages/evaluations.html", boot=boot, title=title)
+    return render(
+        request, "pages/evaluations.html", boot=boot, title=title, packages=environment.packages()
+    )
 
 
 def _warm(pool: EvaluatorPool, tenant: str) -> None:
