@@ -644,6 +644,67 @@ def compute_score(solution_str: str, ground_truth: str, strict_box_verify: bool 
         ],
         ["Light and chlorophyll make glucose.", "light", "nothing", "CHLOROPHYLL and Light"],
     ),
+    # trl/rewards/accuracy_rewards.py accuracy_reward (TRL 1.16): math-verify, None when the gold
+    # solution does not parse.
+    Case(
+        "trl_accuracy_reward_math_verify",
+        "trl",
+        """from latex2sympy2_extended import NormalizationConfig
+from math_verify import LatexExtractionConfig, parse, verify
+
+
+def accuracy_reward(completions: list[list[dict[str, str]]], solution: list[str], log_extra=None, **kwargs) -> list[float | None]:
+    contents = [completion[0]["content"] for completion in completions]
+    rewards = []
+    for content, sol in zip(contents, solution, strict=True):
+        gold_parsed = parse(sol, extraction_mode="first_match")
+        if len(gold_parsed) != 0:
+            answer_parsed = parse(
+                content,
+                extraction_config=[
+                    LatexExtractionConfig(
+                        normalization_config=NormalizationConfig(units=True),
+                        boxed_match_priority=0,
+                        try_extract_without_anchor=False,
+                    )
+                ],
+                extraction_mode="first_match",
+            )
+            reward = float(verify(gold_parsed, answer_parsed))
+        else:
+            reward = None
+        rewards.append(reward)
+    return rewards
+""",
+        [
+            {"prompt": chat("Compute 1/2 + 1/4."), "solution": s}
+            for s in ["$\\frac{3}{4}$"] * 3 + ["no math"]
+        ],
+        [
+            "The answer is $\\boxed{\\frac{3}{4}}$",
+            "$\\boxed{0.75}$",
+            "$\\boxed{1}$",
+            "$\\boxed{2}$",
+        ],
+    ),
+    # OpenAI graders guide, python grader: rapidfuzz's WRatio against the reference answer.
+    Case(
+        "openai_python_grader_rapidfuzz",
+        "openai",
+        """from rapidfuzz import fuzz, utils
+
+
+def grade(sample, item) -> float:
+    output_text = sample["output_text"]
+    reference_answer = item["reference_answer"]
+    return fuzz.WRatio(output_text, reference_answer, processor=utils.default_process) / 100.0
+""",
+        [
+            {"messages": chat("Say it."), "reference_answer": "fuzzy wuzzy had no hair"}
+            for _ in range(4)
+        ],
+        ["fuzzy wuzzy was a bear", "fuzzy wuzzy had no hair", "FUZZY wuzzy!", ""],
+    ),
     # reward-kit README: @reward_function evaluate(messages: List[Message], ...) -> EvaluateResult.
     Case(
         "reward_kit_word_count",

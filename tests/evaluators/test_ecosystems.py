@@ -54,8 +54,11 @@ def _ids(text: str) -> list[int]:
 def _trl_expected(case: Case, functions: dict[str, Any]) -> Scores:
     """TRL's own reward call: GRPOTrainer._calculate_rewards on a minimal trainer."""
     import torch
+    from accelerate import PartialState
     from transformers import TrainerState
     from trl import GRPOTrainer
+
+    PartialState()  # TRL logs through accelerate (e.g. when every function returned None)
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
