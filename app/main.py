@@ -8,7 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import datasets, evaluator_tests, evaluators, jobs, keys, system
+from app.api.routes import (
+    datasets,
+    deployments,
+    evaluator_tests,
+    evaluators,
+    jobs,
+    keys,
+    openai_v1,
+    system,
+)
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
@@ -49,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
     routers += [evaluator_tests.router]
+    routers += [deployments.router, openai_v1.router]
     routers += [auth.router]
     routers += [web_keys.router, web_datasets.router, web_jobs.router, web_evaluations.router]
     routers += [pages.router]
