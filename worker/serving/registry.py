@@ -148,8 +148,15 @@ class Registry:
             if held.loaded and held.adapter_key is not None:
                 self.engines[held.base_model].unload_adapter(held.deployment_id)
             held.loaded = False
-        with transaction(self.factory) as session:
-            deployments.set_loaded(session, held.deployment_id, False)
+        self._record_loaded(held.deployment_id, False)
+
+    def _record_loaded(self, deployment_id: int, loaded: bool) -> None:
+        """Shown on the deployments page only: a busy database must not fail a request."""
+        try:
+            with transaction(self.factory) as session:
+                deployments.set_loaded(session, deployment_id, loaded)
+        except Exception:
+            log.warning("could not record deployment %s loaded=%s", deployment_id, loaded)
 
     # Loading.
 
@@ -196,7 +203,6 @@ class Registry:
             with self._lock:
                 if not held.loaded:
                     self._load(held)
-                    with transaction(self.factory) as session:
-                        deployments.set_loaded(session, deployment_id, True)
+                    self._record_loaded(deployment_id, True)
         held.last_used = time.monotonic()
         return self.engines[held.base_model], held

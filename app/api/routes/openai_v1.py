@@ -137,8 +137,10 @@ async def chat_completions(
     max_tokens = body.max_completion_tokens or body.max_tokens
     messages = [{"role": m.role, "content": m.text} for m in body.messages]
     upstream = Upstream(where, {"messages": messages, **body.sampling(max_tokens)})
+    # Commit the request count first: the model server writes to the same database while it
+    # loads (SQLite allows one writer), and a generation can be long.
+    session.commit()
     await upstream.open()
-    session.commit()  # the request count, before a long generation
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return _sse(_chat_chunks(upstream, where.name, include_usage))
@@ -149,8 +151,8 @@ async def chat_completions(
 async def completions(body: CompletionRequest, session: SessionDep, user: CurrentUser) -> Response:
     where = _open_target(session, user, body)
     upstream = Upstream(where, {"prompt": body.text, **body.sampling(body.max_tokens)})
-    await upstream.open()
     session.commit()
+    await upstream.open()
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return _sse(_completion_chunks(upstream, where.name, include_usage))

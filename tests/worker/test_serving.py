@@ -1,0 +1,272 @@
+"""Serving for real: `rft model-server` as its own process, the web app in front of it, and
+the official `openai` client talking to both. Two adapters of one base and the base itself
+are served by ONE model-server process, each with its own weights (checked against plain
+transformers + PEFT generation in this process)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Settings
+from app.core.db import transaction
+from app.core.storage import Storage
+from app.models import Checkpoint, Deployment, Job
+from app.services import demo
+from tests.conftest import Account
+from tests.helpers import free_port, start_rft, wait_for
+
+PROMPTS = ["3+4=", "8+1=", "5+5=", "2+7="]
+GREEDY = {"temperature": 0, "max_tokens": 8}
+
+
+def make_adapter(model_dir: Path, folder: Path, seed: int) -> None:
+    """A LoRA adapter with random (non-zero) weights: it answers unlike the base and unlike
+    an adapter of another seed, which is all these tests need to tell weights apart."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(model_dir)
+    config = LoraConfig(r=8, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(base, config).save_pretrained(folder)
+
+
+@pytest.fixture
+def checkpoints(
+    train_settings: Settings, session_factory: sessionmaker[Session], alice: Account
+) -> list[int]:
+    """Two checkpoints of one job, their adapters in storage where training puts them."""
+    storage = Storage.from_settings(train_settings)
+    model_dir = train_settings.models_path / demo.DEMO_MODEL
+    ids = []
+    with transaction(session_factory) as session:
+        job = Job(owner_id=alice.user.id, name="j", base_model=demo.DEMO_MODEL, spec={})
+        session.add(job)
+        session.flush()
+        for step, seed in ((10, 1), (20, 2)):
+            key = f"jobs/{job.id}/checkpoint-{step}"
+            make_adapter(model_dir, Path(storage.path(key)), seed)
+            checkpoint = Checkpoint(job_id=job.id, step=step, path=key)
+            session.add(checkpoint)
+            session.flush()
+            ids.append(checkpoint.id)
+    return ids
+
+
+@pytest.fixture
+def web(train_settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[str]:
+    from app.main import create_app
+
+    port = free_port()
+    app = create_app(train_settings.model_copy(update={"port": port}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 30, "the web app")
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def model_server(train_env: dict[str, str]) -> Iterator[Callable[..., Any]]:
+    started = []
+
+    def start(**env: str) -> Any:
+        process = start_rft(["model-server"], {**train_env, **env})
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+
+
+def deploy(web: str, account: Account, **body: Any) -> dict[str, Any]:
+    response = httpx.post(f"{web}/api/v1/deployments", json=body, headers=account.headers)
+    assert response.status_code == 201, response.text
+    made: dict[str, Any] = response.json()
+    return made
+
+
+def wait_ready(factory: sessionmaker[Session], ids: list[int], since: str | None = None) -> None:
+    def ready() -> bool:
+        with factory() as session:
+            rows = [session.get(Deployment, i) for i in ids]
+            for row in rows:
+                assert row is not None
+                assert row.state != "failed", row.cause
+            return all(r is not None and r.state == "ready" and r.server_url != since for r in rows)
+
+    wait_for(ready, 300, f"deployments {ids} to be ready")
+
+
+def direct_greedy(model_dir: Path, adapter: Path | None, prompt: str) -> str:
+    """What plain transformers (+ PEFT) answers, greedy: the reference for served weights."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model: Any = AutoModelForCausalLM.from_pretrained(model_dir)
+    if adapter is not None:
+        model = PeftModel.from_pretrained(model, str(adapter))
+    encoded: Any = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True
+    )
+    ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
+    with torch.inference_mode():
+        out = model.generate(
+            torch.tensor([ids]), max_new_tokens=GREEDY["max_tokens"], do_sample=False
+        )
+    return str(tokenizer.decode(out[0][len(ids) :], skip_special_tokens=True))
+
+
+def chat(api: openai.OpenAI, model: str, prompt: str, **options: Any) -> Any:
+    messages: Any = [{"role": "user", "content": prompt}]
+    return api.chat.completions.create(model=model, messages=messages, **{**GREEDY, **options})
+
+
+def test_two_adapters_and_the_base_served_by_one_process_through_openai(
+    web: str,
+    model_server: Callable[..., Any],
+    checkpoints: list[int],
+    train_settings: Settings,
+    session_factory: sessionmaker[Session],
+    alice: Account,
+) -> None:
+    server = model_server()
+    first = deploy(web, alice, checkpoint_id=checkpoints[0])
+    second = deploy(web, alice, checkpoint_id=checkpoints[1])
+    base = deploy(web, alice, base_model=demo.DEMO_MODEL)
+    wait_ready(session_factory, [first["id"], second["id"], base["id"]])
+    with session_factory() as session:
+        urls = {session.get(Deployment, d["id"]).server_url for d in (first, second, base)}  # type: ignore[union-attr]
+    assert len(urls) == 1, urls  # one model server holds all three
+    health = httpx.get(f"{urls.pop()}/health").json()
+    assert set(health["deployments"]) == {str(first["id"]), str(second["id"]), str(base["id"])}
+    assert server.poll() is None
+
+    api = openai.OpenAI(base_url=web + "/v1", api_key=alice.key, max_retries=0)
+    listed = {m.id: m for m in api.models.list()}
+    assert set(listed) == {first["name"], second["name"], base["name"]}
+
+    # Each deployment answers with its own weights: exactly what transformers + PEFT answer.
+    storage = Storage.from_settings(train_settings)
+    model_dir = train_settings.models_path / demo.DEMO_MODEL
+    served: dict[str, list[str]] = {}
+    for made in (first, second, base):
+        adapter = Path(storage.path(made["adapter_path"])) if made["adapter_path"] else None
+        served[made["name"]] = []
+        for prompt in PROMPTS:
+            answer = chat(api, made["name"], prompt)
+            text = answer.choices[0].message.content
+            assert text == direct_greedy(model_dir, adapter, prompt), (made["name"], prompt)
+            served[made["name"]].append(text)
+    assert served[first["name"]] != served[second["name"]]
+    assert served[first["name"]] != served[base["name"]]
+
+    # A completion with usage and a finish reason.
+    answer = chat(api, second["name"], PROMPTS[0])
+    assert answer.object == "chat.completion" and answer.model == second["name"]
+    assert answer.choices[0].finish_reason in ("stop", "length")
+    usage = answer.usage
+    assert usage is not None and usage.prompt_tokens > 0
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+    # Streamed: the same greedy text, chunk by chunk, usage last.
+    stream = chat(
+        api, second["name"], PROMPTS[0], stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == served[second["name"]][0]
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+    # n=2 sampled with a seed: two choices, and the same seed gives the same two again.
+    sampled = chat(api, first["name"], PROMPTS[1], n=2, temperature=1.0, seed=7)
+    assert [c.index for c in sampled.choices] == [0, 1]
+    again = chat(api, first["name"], PROMPTS[1], n=2, temperature=1.0, seed=7)
+    assert [c.message.content for c in again.choices] == [
+        c.message.content for c in sampled.choices
+    ]
+
+    # stop: the answer ends where the stop string would begin.
+    text = served[second["name"]][2]
+    stop = text[2:4]
+    assert len(text) >= 4
+    stopped = chat(api, second["name"], PROMPTS[2], stop=[stop])
+    assert stopped.choices[0].message.content == text[: text.find(stop)]
+    assert stopped.choices[0].finish_reason == "stop"
+
+    # The prompt-only endpoint, on the same weights.
+    completion = api.completions.create(
+        model=first["name"], prompt="3+4=", max_tokens=5, temperature=0
+    )
+    assert completion.object == "text_completion" and completion.choices[0].text is not None
+
+    # Counted per deployment; a stopped deployment leaves the server and the model list.
+    counted = httpx.get(f"{web}/api/v1/deployments/{second['id']}", headers=alice.headers).json()
+    assert counted["requests_served"] == len(PROMPTS) + 3
+    httpx.delete(f"{web}/api/v1/deployments/{second['id']}", headers=alice.headers)
+    with pytest.raises(openai.NotFoundError):
+        chat(api, second["name"], PROMPTS[0])
+    wait_for(
+        lambda: str(second["id"]) not in httpx.get(f"{health['url']}/health").json()["deployments"],
+        30,
+        "the model server to let the stopped deployment go",
+    )
+
+
+def test_ready_deployments_survive_a_restart_and_idle_adapters_reload(
+    web: str,
+    model_server: Callable[..., Any],
+    checkpoints: list[int],
+    session_factory: sessionmaker[Session],
+    alice: Account,
+) -> None:
+    server = model_server(RFT_DEPLOYMENT_IDLE_SECONDS="2")
+    made = deploy(web, alice, checkpoint_id=checkpoints[0])
+    wait_ready(session_factory, [made["id"]])
+    api = openai.OpenAI(base_url=web + "/v1", api_key=alice.key, max_retries=0)
+    before = chat(api, made["name"], PROMPTS[0]).choices[0].message.content
+    with session_factory() as session:
+        old_url = session.get(Deployment, made["id"]).server_url  # type: ignore[union-attr]
+
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait(timeout=30)
+    with pytest.raises(openai.APIStatusError) as gone:
+        chat(api, made["name"], PROMPTS[0])
+    assert gone.value.status_code == 503  # the server is down: retry later, not a 500
+
+    model_server(RFT_DEPLOYMENT_IDLE_SECONDS="2")
+    wait_ready(session_factory, [made["id"]], since=old_url)  # reclaimed from the database
+    assert chat(api, made["name"], PROMPTS[0]).choices[0].message.content == before
+
+    def unloaded() -> bool:
+        with session_factory() as session:
+            return not session.get(Deployment, made["id"]).loaded  # type: ignore[union-attr]
+
+    wait_for(unloaded, 60, "the idle adapter to unload")
+    time.sleep(0.1)
+    assert chat(api, made["name"], PROMPTS[0]).choices[0].message.content == before
+    with session_factory() as session:
+        row = session.get(Deployment, made["id"])
+        assert row is not None and row.loaded and row.state == "ready"
