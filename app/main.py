@@ -25,6 +25,7 @@ from app.core.paths import STATIC_DIR
 from app.services.evaluator_preview import SharedPool
 from app.web import auth, pages
 from app.web import datasets as web_datasets
+from app.web import deployments as web_deployments
 from app.web import evaluations as web_evaluations
 from app.web import jobs as web_jobs
 from app.web import keys as web_keys
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers += [deployments.router, openai_v1.router]
     routers += [auth.router]
     routers += [web_keys.router, web_datasets.router, web_jobs.router, web_evaluations.router]
+    routers += [web_deployments.router]
     routers += [pages.router]
     for router in routers:
         app.include_router(router)

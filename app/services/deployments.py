@@ -197,3 +197,26 @@ def set_state(
 
 def set_loaded(session: Session, deployment_id: int, loaded: bool) -> None:
     session.execute(update(Deployment).where(Deployment.id == deployment_id).values(loaded=loaded))
+
+
+def deployable_checkpoints(session: Session, owner: User, limit: int = 200) -> list[Checkpoint]:
+    """The owner's checkpoints, newest first, for the deploy form."""
+    query = (
+        select(Checkpoint)
+        .join(Job, Job.id == Checkpoint.job_id)
+        .where(Job.owner_id == owner.id)
+        .order_by(Checkpoint.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def base_of(session: Session, owner: User, deployment: Deployment) -> Deployment | None:
+    """The owner's active deployment of this deployment's base model itself, if any."""
+    query = select(Deployment).where(
+        Deployment.owner_id == owner.id,
+        Deployment.base_model == deployment.base_model,
+        Deployment.adapter_path.is_(None),
+        Deployment.state.in_(ACTIVE_STATES),
+    )
+    return session.scalars(query.order_by(Deployment.id)).first()
