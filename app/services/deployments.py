@@ -220,3 +220,13 @@ def base_of(session: Session, owner: User, deployment: Deployment) -> Deployment
         Deployment.state.in_(ACTIVE_STATES),
     )
     return session.scalars(query.order_by(Deployment.id)).first()
+
+
+def any_server_url(session: Session) -> str | None:
+    """The address of a model server that answered for a ready deployment most recently."""
+    query = (
+        select(Deployment.server_url)
+        .where(Deployment.state == "ready", Deployment.server_url.is_not(None))
+        .order_by(Deployment.ready_at.desc())
+    )
+    return session.scalars(query).first()

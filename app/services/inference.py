@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from app.core.errors import Unavailable
 from app.models import Deployment
 
 RETRY_AFTER_SECONDS = 2
@@ -110,3 +111,18 @@ async def load(server_url: str, deployment_id: int) -> None:
     """Asks a model server to load a deployment now (best effort: it also polls)."""
     async with httpx.AsyncClient(base_url=server_url, timeout=CONNECT_TIMEOUT) as http:
         await http.post(f"/deployments/{deployment_id}/load")
+
+
+MERGE_TIMEOUT = 1800.0
+
+
+async def merge(server_url: str, base_model: str, adapter_key: str, out_key: str) -> None:
+    """Has a model server write ``base_model`` + adapter, merged, into storage at ``out_key``."""
+    body = {"base_model": base_model, "adapter_key": adapter_key, "out_key": out_key}
+    try:
+        async with httpx.AsyncClient(base_url=server_url, timeout=MERGE_TIMEOUT) as http:
+            response = await http.post("/export/merged", json=body)
+    except httpx.TransportError as exc:
+        raise Unavailable(f"The model server at {server_url} is not answering ({exc})") from None
+    if response.status_code != 200:
+        raise Unavailable(f"The model server could not merge: {response.text[:500]}")

@@ -5,6 +5,7 @@ model name); it is never exposed to users directly:
 
 - ``POST /generate`` ``{deployment_id, messages | prompt, n, temperature, top_p, max_tokens,
   stop, seed}`` -> NDJSON events as they are produced (see ``protocol.Event``)
+- ``POST /export/merged`` ``{base_model, adapter_key, out_key}``: merged weights into storage
 - ``POST /deployments/{id}/load`` and ``/unload``: load now (after a sync), or drop from memory
 - ``GET /health``: bases and deployments held
 """
@@ -49,6 +50,12 @@ class GenerateBody(BaseModel):
     seed: int | None = None
 
 
+class MergeBody(BaseModel):
+    base_model: str
+    adapter_key: str
+    out_key: str
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
@@ -88,6 +95,19 @@ def create_server_app(registry: Registry) -> FastAPI:
             return _error(404, f"deployment {deployment_id} is not served here")
         await run_in_threadpool(registry.unload_one, held)
         return JSONResponse({"loaded": False})
+
+    @app.post("/export/merged")
+    async def export_merged(body: MergeBody) -> Response:
+        from worker.serving.export import merge_checkpoint
+
+        try:
+            await run_in_threadpool(
+                merge_checkpoint, registry.settings, body.base_model, body.adapter_key, body.out_key
+            )
+        except Exception as exc:
+            log.exception("merge failed")
+            return _error(500, f"{type(exc).__name__}: {exc}")
+        return JSONResponse({"out_key": body.out_key})
 
     @app.post("/generate")
     async def generate(body: GenerateBody) -> Response:

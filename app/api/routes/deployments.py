@@ -1,13 +1,20 @@
-"""Deployments: serve a checkpoint (or a base model) behind the OpenAI-compatible /v1 API."""
+"""Deployments: serve a checkpoint (or a base model) behind the OpenAI-compatible /v1 API;
+and checkpoint exports (the adapter, or merged full weights)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.core.errors import Unavailable
+from app.core.storage import Storage
 from app.schemas.common import Page
 from app.schemas.deployment import DeploymentCreate, DeploymentPublic
-from app.services import deployments
+from app.services import deployments, exports, inference
 
 router = APIRouter(prefix="/api/v1", tags=["deployments"])
 
@@ -44,3 +51,41 @@ def delete_deployment(
 ) -> DeploymentPublic:
     """Stops it (the row stays, `stopped`, so its history and counts remain readable)."""
     return deployments.public(session, deployments.stop(session, user, deployment_id))
+
+
+def _archive_response(handle: Any, filename: str) -> StreamingResponse:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return StreamingResponse(exports.stream(handle), media_type="application/gzip", headers=headers)
+
+
+@router.get("/checkpoints/{checkpoint_id}/adapter")
+def export_adapter(
+    checkpoint_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> StreamingResponse:
+    """The checkpoint's PEFT adapter folder as a .tar.gz (load with PeftModel.from_pretrained)."""
+    checkpoint, job = exports.owned_checkpoint(session, user, checkpoint_id)
+    top = f"ft-{job.id}-step{checkpoint.step}-adapter"
+    handle = exports.archive(Storage.from_settings(settings), checkpoint.path, top)
+    return _archive_response(handle, f"{top}.tar.gz")
+
+
+@router.get("/checkpoints/{checkpoint_id}/merged")
+async def export_merged(
+    checkpoint_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> StreamingResponse:
+    """Full weights with the adapter merged in (safetensors + tokenizer), as a .tar.gz; a model
+    server does the merge (the web app never loads weights), once per checkpoint."""
+    checkpoint, job = exports.owned_checkpoint(session, user, checkpoint_id)
+    storage = Storage.from_settings(settings)
+    key = exports.merged_key(checkpoint.id)
+    if not storage.exists(f"{key}/config.json"):
+        server = deployments.any_server_url(session)
+        if server is None:
+            raise Unavailable(
+                "No model server is running to merge this checkpoint: start `rft model-server` "
+                "(`rft serve` starts one in embedded mode)"
+            )
+        await inference.merge(server, job.base_model, checkpoint.path, key)
+    top = f"ft-{job.id}-step{checkpoint.step}-merged"
+    handle = await run_in_threadpool(exports.archive, storage, key, top)
+    return _archive_response(handle, f"{top}.tar.gz")
