@@ -293,3 +293,83 @@ def test_ready_deployments_survive_a_restart_and_idle_adapters_reload(
     with session_factory() as session:
         row = session.get(Deployment, made["id"])
         assert row is not None and row.loaded and row.state == "ready"
+
+
+def sft_adapter(model_dir: Path, folder: Path, pairs: list[tuple[int, int]], steps: int) -> None:
+    """A LoRA adapter trained for a few steps on right answers to ``pairs`` only."""
+    import random
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_dir),
+        LoraConfig(r=8, lora_alpha=16, target_modules="all-linear"),
+    )
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    rng = random.Random(0)
+    for _ in range(steps):
+        rows = []
+        for a, b in rng.choices(pairs, k=16):
+            encoded: Any = tokenizer.apply_chat_template(
+                [{"role": "user", "content": f"{a}+{b}="}], add_generation_prompt=True
+            )
+            prompt = list(encoded["input_ids"])
+            answer = [*tokenizer(str(a + b), add_special_tokens=False)["input_ids"]]
+            answer.append(tokenizer.eos_token_id)
+            rows.append((prompt + answer, [-100] * len(prompt) + answer))
+        width = max(len(ids) for ids, _ in rows)
+        pad = tokenizer.pad_token_id
+        ids = torch.tensor([i + [pad] * (width - len(i)) for i, _ in rows])
+        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in rows])
+        mask = (ids != pad).long()
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(folder)
+
+
+def test_a_trained_checkpoint_beats_its_base_on_held_out_prompts(
+    web: str,
+    model_server: Callable[..., Any],
+    train_settings: Settings,
+    session_factory: sessionmaker[Session],
+    alice: Account,
+) -> None:
+    """Served weights are the trained ones: sampled answers to sums the adapter never saw are
+    right more often than the base model's (exact-answer rate, same prompts and sampling)."""
+    pairs = [(a, b) for a in range(10) for b in range(10)]
+    held_out = [p for p in pairs if (p[0] * 10 + p[1]) % 4 == 0]
+    key = "jobs/sft/checkpoint-60"
+    storage = Storage.from_settings(train_settings)
+    model_dir = train_settings.models_path / demo.DEMO_MODEL
+    train = [p for p in pairs if p not in held_out]
+    sft_adapter(model_dir, Path(storage.path(key)), train, steps=60)
+    with transaction(session_factory) as session:
+        job = Job(owner_id=alice.user.id, name="sft", base_model=demo.DEMO_MODEL, spec={})
+        session.add(job)
+        session.flush()
+        checkpoint = Checkpoint(job_id=job.id, step=60, path=key)
+        session.add(checkpoint)
+        session.flush()
+        checkpoint_id = checkpoint.id
+    model_server()
+    tuned = deploy(web, alice, checkpoint_id=checkpoint_id)
+    base = deploy(web, alice, base_model=demo.DEMO_MODEL)
+    wait_ready(session_factory, [tuned["id"], base["id"]])
+    api = openai.OpenAI(base_url=web + "/v1", api_key=alice.key, max_retries=0)
+
+    def exact_rate(model: str) -> float:
+        right = total = 0
+        for a, b in held_out:
+            answer = chat(api, model, f"{a}+{b}=", n=8, temperature=1.0, seed=a * 10 + b)
+            right += sum(c.message.content.strip() == str(a + b) for c in answer.choices)
+            total += len(answer.choices)
+        return right / total
+
+    tuned_rate, base_rate = exact_rate(tuned["name"]), exact_rate(base["name"])
+    assert tuned_rate > base_rate + 0.1, (tuned_rate, base_rate)
