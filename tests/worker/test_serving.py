@@ -373,3 +373,41 @@ def test_a_trained_checkpoint_beats_its_base_on_held_out_prompts(
 
     tuned_rate, base_rate = exact_rate(tuned["name"]), exact_rate(base["name"])
     assert tuned_rate > base_rate + 0.1, (tuned_rate, base_rate)
+
+
+@pytest.mark.gpu
+def test_vllm_engine_serves_two_adapters_with_their_own_weights(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    """The GPU path: vLLM with LoRA enabled, adapters added at run time (skipped without CUDA)."""
+    from worker.serving import vllm_engine
+    from worker.serving.protocol import GenerationRequest, Sampling
+
+    assert vllm_engine.available()
+    model_dir = models_dir / demo.DEMO_MODEL
+    engine = vllm_engine.VllmEngine(model_dir)
+    for deployment_id, seed in ((1, 1), (2, 2)):
+        make_adapter(model_dir, tmp_path / f"a{seed}", seed)
+        engine.load_adapter(deployment_id, tmp_path / f"a{seed}")
+
+    def greedy(adapter: int | None) -> str:
+        events: list[dict[str, Any]] = []
+        done = threading.Event()
+
+        def emit(event: dict[str, Any]) -> None:
+            events.append(event)
+            if event["type"] in ("end", "error"):
+                done.set()
+
+        prompt = engine.encode_chat([{"role": "user", "content": PROMPTS[0]}])
+        engine.submit(
+            GenerationRequest(adapter, prompt, Sampling(temperature=0, max_tokens=8), emit)
+        )
+        assert done.wait(120)
+        return "".join(e["text"] for e in events if e["type"] == "delta")
+
+    assert greedy(1) == direct_greedy(model_dir, tmp_path / "a1", PROMPTS[0])
+    assert greedy(2) == direct_greedy(model_dir, tmp_path / "a2", PROMPTS[0])
+    engine.unload_adapter(1)
+    assert greedy(None) == direct_greedy(model_dir, None, PROMPTS[0])
+    engine.close()
