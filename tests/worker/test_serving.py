@@ -20,7 +20,9 @@ import openai
 import pytest
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from app.cli.main import cli
 from app.core.config import Settings
 from app.core.db import transaction
 from app.core.storage import Storage
@@ -270,6 +272,15 @@ def test_ready_deployments_survive_a_restart_and_idle_adapters_reload(
     wait_ready(session_factory, [made["id"]])
     api = openai.OpenAI(base_url=web + "/v1", api_key=alice.key, max_retries=0)
     before = chat(api, made["name"], PROMPTS[0]).choices[0].message.content
+    # `rft chat` streams the same answer in the terminal.
+    terminal = CliRunner().invoke(
+        cli,
+        ["chat", made["name"], "--temperature", "0", "--max-tokens", "8"],
+        input=f"{PROMPTS[0]}\n/exit\n",
+        env={"RFT_API_URL": web, "RFT_API_KEY": alice.key},
+    )
+    assert terminal.exit_code == 0, terminal.output
+    assert f"{made['name']}> {before}" in terminal.output
     with session_factory() as session:
         old_url = session.get(Deployment, made["id"]).server_url  # type: ignore[union-attr]
 
