@@ -8,7 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import datasets, evaluator_tests, evaluators, jobs, keys, system
+from app.api.routes import (
+    datasets,
+    deployments,
+    evaluator_tests,
+    evaluators,
+    jobs,
+    keys,
+    openai_v1,
+    system,
+)
 from app.api.routes.openai_api import ROUTERS as OPENAI_ROUTERS
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
@@ -18,6 +27,7 @@ from app.services.evaluator_preview import SharedPool
 from app.tasks import make_client
 from app.web import api_docs, auth, pages
 from app.web import datasets as web_datasets
+from app.web import deployments as web_deployments
 from app.web import evaluations as web_evaluations
 from app.web import jobs as web_jobs
 from app.web import keys as web_keys
@@ -52,10 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
     routers += [evaluator_tests.router]
+    routers += [deployments.router, openai_v1.router]
     routers += OPENAI_ROUTERS  # /v1/files, /v1/fine_tuning/*
     routers += [auth.router, api_docs.router]
     routers += [web_keys.router, web_datasets.router, web_evaluations.router]
     routers += [web_wizard.router, web_jobs.router]  # /fine-tuning/new before /fine-tuning/{id}
+    routers += [web_deployments.router]
     routers += [pages.router]
     for router in routers:
         app.include_router(router)

@@ -17,14 +17,15 @@ def _env(service: str) -> dict[str, str]:
 
 
 def test_production_shape() -> None:
-    assert set(COMPOSE["services"]) == {"web", "worker", "redis", "postgres"}
+    assert set(COMPOSE["services"]) == {"web", "worker", "model-server", "redis", "postgres"}
+    assert COMPOSE["services"]["model-server"]["command"][:2] == ["rft", "model-server"]
     assert COMPOSE["services"]["worker"]["command"][:2] == ["rft", "worker"]
     assert COMPOSE["services"]["web"]["command"][:2] == ["rft", "serve"]
 
 
 def test_every_variable_is_a_setting() -> None:
     fields = {f"RFT_{name.upper()}" for name in Settings.model_fields}
-    for service in ("web", "worker"):
+    for service in ("web", "worker", "model-server"):
         unknown = set(_env(service)) - fields
         assert not unknown, f"{service} sets variables Settings does not read: {unknown}"
 

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from app.cli.datasets import datasets_cli
+from app.cli.deployments import chat, deployments_cli, export, model_server
 from app.cli.evaluators import evaluators_cli
 from app.cli.jobs import jobs_cli
 from app.cli.models import models_cli
@@ -30,6 +31,10 @@ cli.add_typer(datasets_cli, name="datasets")
 cli.add_typer(evaluators_cli, name="evaluators")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(models_cli, name="models")
+cli.add_typer(deployments_cli, name="deployments")
+cli.command("model-server")(model_server)
+cli.command("chat")(chat)
+cli.command("export")(export)
 
 out = Console()
 err = Console(stderr=True)

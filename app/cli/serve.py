@@ -1,4 +1,5 @@
-"""`rft serve`: checks, migrations, the login URL, uvicorn and (embedded mode) one worker.
+"""`rft serve`: checks, migrations, the login URL, uvicorn and (embedded mode) one worker and
+one model server.
 
 The worker runs in its own session so that the terminal's Ctrl-C reaches only us: we stop it
 in order (SIGTERM, then SIGKILL of its whole process group) and never leave an orphan. If this
@@ -86,6 +87,16 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
 
 
+def start_model_server(settings: Settings) -> subprocess.Popen[bytes]:
+    """Always started in embedded mode, idle until something is deployed: it reads its work
+    from the database, so a deployment made from any process (API, CLI, page) is picked up
+    without the web app having to start anything, and torch is imported only on the first
+    deployment (an idle server costs one small process)."""
+    env = {**os.environ, "RFT_DATA_DIR": str(settings.data_path)}
+    command = [sys.executable, "-m", "app.cli", "model-server"]
+    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+
+
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
@@ -116,6 +127,7 @@ def serve(settings: Settings) -> None:
         seed_demo(settings)
         request_demo_model(settings)
     worker = start_worker(settings) if settings.runs_embedded_worker else None
+    server = start_model_server(settings) if settings.runs_embedded_model_server else None
     mode = "embedded worker" if worker else "no embedded worker (run `rft worker`)"
     console.print(f"[bold]RFT Studio[/] on {settings.base_url} — {mode}")
     console.print(f"Open this link to sign in (one use): [bold cyan]{url}[/]", soft_wrap=True)
@@ -129,6 +141,7 @@ def serve(settings: Settings) -> None:
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
-        if worker is not None:
-            stop_worker(worker)
+        for process in (worker, server):
+            if process is not None:
+                stop_worker(process)
         sock.close()

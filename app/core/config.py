@@ -145,6 +145,44 @@ class Settings(BaseSettings):
         "any other name is refused, naming the models that exist here.",
     )
 
+    embedded_model_server: bool | None = Field(
+        default=None,
+        description="Start one model server subprocess with `rft serve` (it loads nothing until "
+        "something is deployed). Default: on in embedded mode, off when a broker URL is set.",
+    )
+    model_server_host: str = Field(
+        default="127.0.0.1", description="Address `rft model-server` listens on (internal API)."
+    )
+    model_server_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port `rft model-server` listens on; 0 picks a free one. The server writes "
+        "its address into the deployments it serves, so the web app finds it.",
+    )
+    model_server_url: str | None = Field(
+        default=None,
+        description="Address the web app reaches this model server at, when it differs from "
+        "http://MODEL_SERVER_HOST:PORT (containers, several hosts).",
+    )
+    deployment_idle_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="An adapter unused for this long is unloaded from memory (scale to zero) "
+        "and loaded again by its next request; 0 keeps every adapter loaded.",
+    )
+    model_server_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a model server reads the deployments table for work.",
+    )
+    model_server_max_batch: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Most sequences a CPU model server decodes in one batch (per adapter).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str | None) -> str | None:
@@ -217,6 +255,12 @@ class Settings(BaseSettings):
         if self.embedded_worker is None:
             return self.broker_is_filesystem
         return self.embedded_worker
+
+    @property
+    def runs_embedded_model_server(self) -> bool:
+        if self.embedded_model_server is None:
+            return self.broker_is_filesystem
+        return self.embedded_model_server
 
     @property
     def base_url(self) -> str:

@@ -3,6 +3,7 @@
 from app.models.api_key import ApiKey
 from app.models.auth_session import BrowserSession, LoginToken
 from app.models.dataset import Dataset
+from app.models.deployment import Deployment
 from app.models.evaluator import Evaluator, EvaluatorVersion
 from app.models.evaluator_test_case import EvaluatorTestCase
 from app.models.job import Checkpoint, Job, JobCompletion, JobEvent, JobLog, JobMetric
@@ -13,6 +14,7 @@ __all__ = [
     "BrowserSession",
     "Checkpoint",
     "Dataset",
+    "Deployment",
     "Evaluator",
     "EvaluatorTestCase",
     "EvaluatorVersion",

@@ -17,9 +17,7 @@ from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-SECTIONS = {
-    "deployments": ("Deployments", "Serve a checkpoint behind an OpenAI-compatible endpoint."),
-}
+SECTIONS: dict[str, tuple[str, str]] = {}  # every section has a page of its own now
 
 
 @router.get("/", response_class=HTMLResponse)
