@@ -14,7 +14,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.models import Checkpoint, Deployment, Job, User
 from app.models.deployment import ACTIVE_STATES, TERMINAL_STATES
 from app.schemas.deployment import DeploymentCreate, DeploymentPublic
-from app.services import base_models
+from app.services import base_models, openai_ft
 
 INVALID = "Invalid deployment request"
 
@@ -103,6 +103,22 @@ def get(session: Session, owner: User, deployment_id: int) -> Deployment:
     if deployment is None or deployment.owner_id != owner.id:
         raise NotFound(f"Deployment {deployment_id} not found")
     return deployment
+
+
+def find_or_deploy(
+    session: Session, settings: Settings, owner: User, name: str
+) -> Deployment | None:
+    """The deployment answering ``name``. A fine-tuned model's OpenAI name (``ft:…``, from
+    POST /v1/fine_tuning/jobs) is deployed on its first use, so the script's next line works."""
+    found = find_by_name(session, owner, name)
+    if found is not None and found.state not in TERMINAL_STATES:
+        return found
+    checkpoint = openai_ft.checkpoint_for_model(session, owner, name)
+    if checkpoint is None:
+        return found
+    # The name is the one the job answered (ft:<base>:<org>:<suffix>:<id>): taken as given.
+    request = DeploymentCreate.model_construct(checkpoint_id=checkpoint.id, name=name)
+    return create(session, settings, owner, request)
 
 
 def find_by_name(session: Session, owner: User, name: str) -> Deployment | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai import OpenAI
+from openai import APIStatusError, OpenAI
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
@@ -51,6 +51,28 @@ def worker(server_env: dict[str, str], models_dir: Path) -> Iterator[None]:
 
 
 @pytest.fixture
+def model_server(server_env: dict[str, str], models_dir: Path) -> Iterator[None]:
+    process = start_rft(["model-server"], {**server_env, "RFT_MODELS_DIR": str(models_dir)})
+    yield
+    process.kill()
+    process.wait(timeout=30)
+
+
+def chat_when_loaded(client: OpenAI, model: str, timeout: float) -> Any:
+    """The first request deploys the fine-tuned model (503 with Retry-After while it loads)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "3+4="}], max_tokens=8
+            )
+        except APIStatusError as exc:
+            assert exc.status_code == 503, exc
+            assert time.monotonic() < deadline, f"{model} did not load: {exc}"
+            time.sleep(1)
+
+
+@pytest.fixture
 def client(live_server: str, alice: Account) -> Iterator[OpenAI]:
     with OpenAI(base_url=f"{live_server}/v1", api_key=alice.key, max_retries=0) as api:
         yield api
@@ -72,7 +94,11 @@ def upload(client: OpenAI, data: bytes, name: str) -> str:
 
 
 def test_a_string_check_job_pauses_resumes_and_succeeds(
-    client: OpenAI, worker: None, alice: Account, session_factory: sessionmaker[Session]
+    client: OpenAI,
+    worker: None,
+    model_server: None,
+    alice: Account,
+    session_factory: sessionmaker[Session],
 ) -> None:
     training, validation = upload(client, rows(40), "train.jsonl"), upload(client, rows(4), "v")
     hyper = {"n_epochs": 1, "batch_size": 2, "eval_interval": 5}
@@ -126,6 +152,12 @@ def test_a_string_check_job_pauses_resumes_and_succeeds(
         step = openai_ft.checkpoint_for_model(session, alice.user, named)
     assert found is not None and found.step == 20
     assert step is not None and step.step == 20
+
+    # The script's next line: chat with the fine-tuned model (deployed on first use).
+    answer = chat_when_loaded(client, done.fine_tuned_model, timeout=300)
+    assert answer.model == done.fine_tuned_model
+    assert answer.choices[0].finish_reason in ("stop", "length")
+    assert answer.usage is not None and answer.usage.completion_tokens > 0
 
 
 def test_a_multi_grader_job_succeeds_with_its_sub_scores_in_the_events(

@@ -19,7 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.core.config import Settings
 from app.core.errors import DomainError, NotAuthenticated
 from app.schemas.openai_v1 import ChatCompletionRequest, CompletionRequest, SamplingFields
 from app.services import deployments, inference
@@ -123,17 +124,20 @@ def _model_card(deployment: Any, owner: str) -> dict[str, Any]:
     }
 
 
-def _open_target(session: Any, user: Any, fields: SamplingFields) -> inference.Target:
-    where = inference.target(deployments.find_by_name(session, user, fields.model), fields.model)
+def _open_target(
+    session: Any, settings: Settings, user: Any, fields: SamplingFields
+) -> inference.Target:
+    deployment = deployments.find_or_deploy(session, settings, user, fields.model)
+    where = inference.target(deployment, fields.model)
     deployments.record_request(session, where.deployment_id)
     return where
 
 
 @router.post("/chat/completions")
 async def chat_completions(
-    body: ChatCompletionRequest, session: SessionDep, user: CurrentUser
+    body: ChatCompletionRequest, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> Response:
-    where = _open_target(session, user, body)
+    where = _open_target(session, settings, user, body)
     max_tokens = body.max_completion_tokens or body.max_tokens
     messages = [{"role": m.role, "content": m.text} for m in body.messages]
     upstream = Upstream(where, {"messages": messages, **body.sampling(max_tokens)})
@@ -148,8 +152,10 @@ async def chat_completions(
 
 
 @router.post("/completions")
-async def completions(body: CompletionRequest, session: SessionDep, user: CurrentUser) -> Response:
-    where = _open_target(session, user, body)
+async def completions(
+    body: CompletionRequest, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> Response:
+    where = _open_target(session, settings, user, body)
     upstream = Upstream(where, {"prompt": body.text, **body.sampling(body.max_tokens)})
     session.commit()
     await upstream.open()
