@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.errors import CsrfFailed, NotAuthenticated
 from app.core.security import same_secret
 from app.models import BrowserSession, User
+from app.schemas.common import MAX_ID
 from app.services import api_keys, auth_sessions
 
 SESSION_COOKIE = "rft_session"
@@ -35,6 +36,11 @@ def get_db(request: Request) -> Iterator[Session]:
             session.rollback()
             raise
 
+
+# Bounded path and query integers, shared by every route (422 naming the parameter).
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Rows to return (at most 1000).")]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # scope="function": commit before the response is sent, so a client that follows a redirect
