@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
@@ -72,7 +73,8 @@ async def _check_csrf(request: Request, browser: BrowserSession) -> None:
 
 async def get_browser_session(request: Request, session: SessionDep) -> BrowserSession | None:
     token = request.cookies.get(SESSION_COOKIE)
-    return auth_sessions.find(session, token) if token else None
+    # In a thread: waiting for a database connection must never block the event loop.
+    return await run_in_threadpool(auth_sessions.find, session, token) if token else None
 
 
 BrowserSessionDep = Annotated[BrowserSession | None, Depends(get_browser_session)]
@@ -84,7 +86,7 @@ async def get_current_user(
     """The caller: a bearer key (API clients) or a session cookie (the browser, CSRF-checked)."""
     key = _bearer(request)
     if key is not None:
-        user = api_keys.authenticate(session, key)
+        user = await run_in_threadpool(api_keys.authenticate, session, key)
         if user is None:
             raise NotAuthenticated("Invalid API key")
         return user
