@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.api import openapi
 from app.api.routes import (
     datasets,
     deployments,
@@ -19,6 +20,7 @@ from app.api.routes import (
     system,
 )
 from app.api.routes.openai_api import ROUTERS as OPENAI_ROUTERS
+from app.api.security_headers import SecurityHeaders
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.evaluator_pool = SharedPool(settings)  # started by the first evaluator preview
 
     install_error_handlers(app, render_page=render_error)
+    app.add_middleware(SecurityHeaders)
+    openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
     routers += [evaluator_tests.router]

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.errors import CsrfFailed, NotAuthenticated
 from app.core.security import same_secret
 from app.models import BrowserSession, User
+from app.schemas.common import MAX_ID
 from app.services import api_keys, auth_sessions
 
 SESSION_COOKIE = "rft_session"
@@ -36,6 +38,11 @@ def get_db(request: Request) -> Iterator[Session]:
             session.rollback()
             raise
 
+
+# Bounded path and query integers, shared by every route (422 naming the parameter).
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Rows to return (at most 1000).")]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # scope="function": commit before the response is sent, so a client that follows a redirect
@@ -67,7 +74,8 @@ async def _check_csrf(request: Request, browser: BrowserSession) -> None:
 
 async def get_browser_session(request: Request, session: SessionDep) -> BrowserSession | None:
     token = request.cookies.get(SESSION_COOKIE)
-    return auth_sessions.find(session, token) if token else None
+    # In a thread: waiting for a database connection must never block the event loop.
+    return await run_in_threadpool(auth_sessions.find, session, token) if token else None
 
 
 BrowserSessionDep = Annotated[BrowserSession | None, Depends(get_browser_session)]
@@ -79,7 +87,7 @@ async def get_current_user(
     """The caller: a bearer key (API clients) or a session cookie (the browser, CSRF-checked)."""
     key = _bearer(request)
     if key is not None:
-        user = api_keys.authenticate(session, key)
+        user = await run_in_threadpool(api_keys.authenticate, session, key)
         if user is None:
             raise NotAuthenticated("Invalid API key")
         return user

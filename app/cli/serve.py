@@ -38,6 +38,11 @@ def prepare(settings: Settings) -> None:
     checks.check_database(settings)
     checks.check_broker(settings)
     upgrade(settings.database)
+    from app.core.storage import Storage, staging_dir
+    from app.services.datasets import sweep_partials
+
+    staging_dir(settings)  # sweeps what a crash left in the upload staging folder
+    sweep_partials(Storage.from_settings(settings))  # and half-written storage files
 
 
 def login_url(settings: Settings, user_name: str | None = None) -> str:

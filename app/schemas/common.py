@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
+
+# Every id is a positive signed 64-bit integer (what the database stores). A bigger one is a
+# 422 naming the field, never an overflow deep in the driver (a 500).
+MAX_ID = 2**63 - 1
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class InputModel(BaseModel):

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.evaluators import EvaluatorCodeError, Template, check_code
 from app.models import Evaluator, EvaluatorVersion
-from app.schemas.common import InputModel, OutputModel
+from app.schemas.common import MAX_ID, DbId, InputModel, OutputModel
 
 PREVIEW_MAX_ROWS = 1000
 
@@ -106,8 +106,8 @@ class TemplatePublic(BaseModel):
 
 class PreviewRequest(InputModel):
     code: Code = Field(description=CODE_DESCRIPTION)
-    dataset_id: int = Field(description="One of your datasets; its rows are scored.")
-    rows: list[int] | None = Field(
+    dataset_id: DbId = Field(description="One of your datasets; its rows are scored.")
+    rows: list[Annotated[int, Field(ge=0, le=MAX_ID)]] | None = Field(
         default=None,
         min_length=1,
         max_length=PREVIEW_MAX_ROWS,

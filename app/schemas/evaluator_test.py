@@ -6,12 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import InputModel, OutputModel
+from app.schemas.common import DbId, InputModel, OutputModel
 from app.schemas.evaluator import CODE_DESCRIPTION, Code
 
 
 class EvaluatorTestCreate(InputModel):
-    dataset_id: int = Field(description="One of your datasets.")
+    dataset_id: DbId = Field(description="One of your datasets.")
     row_index: int = Field(ge=0, description="Position of the row in the dataset, from 0.")
     min_score: float = Field(ge=0.0, le=1.0, description="Lowest score that passes.")
     max_score: float = Field(ge=0.0, le=1.0, description="Highest score that passes.")

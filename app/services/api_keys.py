@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import hash_secret, new_api_key
 from app.models import ApiKey, User
 
@@ -18,6 +18,11 @@ def create(session: Session, owner: User, name: str) -> tuple[ApiKey, str]:
     name = name.strip()
     if not name:
         raise InvalidInput("Invalid key", [{"field": "name", "message": "must not be empty"}])
+    settings = session.info.get("settings")  # set by the app's session factory
+    limit = settings.api_keys_per_user if settings is not None else None
+    if limit is not None and count_for(session, owner) >= limit:
+        message = f"at most {limit} API keys per user (RFT_API_KEYS_PER_USER): delete one first"
+        raise Conflict("API key limit reached", [{"field": "name", "message": message}])
     key = new_api_key()
     row = ApiKey(owner_id=owner.id, name=name, prefix=key[:10], key_hash=hash_secret(key))
     session.add(row)

@@ -14,7 +14,9 @@ no rows. The source stays as it was; deleting it deletes its splits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import PurePosixPath
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from app.core.config import Settings
 from app.core.errors import Conflict, InvalidInput, NotFound, field_errors
-from app.core.storage import Storage
+from app.core.storage import STAGING_MAX_AGE, TEMP_MARK, Storage
 from app.ingest import files as dataset_files
 from app.ingest.files import RowRef
 from app.ingest.jsonl import Tally
@@ -306,3 +308,26 @@ def _run_hooks(session: Session, outcome: str) -> None:
             action()
         except Exception:
             log.exception("cleaning up dataset files after %s failed", outcome)
+
+
+def sweep_partials(storage: Storage, older_than_s: float = STAGING_MAX_AGE) -> int:
+    """Remove `.partial-` files a crashed writer left in storage; returns how many.
+
+    Called at start (`rft serve`, `rft worker`). Only files older than `older_than_s` go:
+    another replica sharing the storage may be writing one right now."""
+    removed = 0
+    cutoff = time.time() - older_than_s
+    try:
+        found = storage.fs.find(storage.root, detail=True)
+    except FileNotFoundError:
+        return 0
+    for path, info in found.items():
+        if TEMP_MARK not in path.rsplit("/", 1)[-1]:
+            continue
+        modified = info.get("mtime") or info.get("LastModified") or info.get("created")
+        stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
+        if stamp is None or float(stamp) < cutoff:
+            with contextlib.suppress(OSError):
+                storage.fs.rm(path)
+                removed += 1
+    return removed

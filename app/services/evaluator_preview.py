@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy.orm import Session
@@ -41,6 +41,8 @@ from app.services import datasets, evaluators
 
 log = logging.getLogger("rft.evaluators")
 BINS = 10
+T = TypeVar("T")
+SCORING_THREADS = 256  # previews waiting for a sandboxed worker each hold one (idle) thread
 _KEEPALIVE_S = 1.0  # a streamed preview sends a comment this often while rows run
 _DISCONNECT_POLL_S = 0.25  # how often a running preview checks that its client is there
 
@@ -179,7 +181,7 @@ async def run_while_connected(
 ) -> PreviewResponse:
     """`run`, stopped (its workers freed) as soon as `disconnected()` says the client left."""
     cancel = threading.Event()
-    task = asyncio.ensure_future(run_in_threadpool(run, pool, work, tenant, cancel))
+    task = asyncio.ensure_future(_scoring_thread(run, pool, work, tenant, cancel))
     try:
         while not task.done():
             await asyncio.wait({task}, timeout=_DISCONNECT_POLL_S)
@@ -188,6 +190,18 @@ async def run_while_connected(
     finally:
         cancel.set()  # also when this request itself is cancelled
     return await task
+
+
+_scoring_limiter: anyio.CapacityLimiter | None = None
+
+
+async def _scoring_thread(func: Callable[..., T], *args: Any) -> T:
+    """Run blocking scoring in a thread of its own pool: waiting previews must not take the
+    threads that every other request (health checks, page loads, writes) needs."""
+    global _scoring_limiter
+    if _scoring_limiter is None:
+        _scoring_limiter = anyio.CapacityLimiter(SCORING_THREADS)
+    return await anyio.to_thread.run_sync(func, *args, limiter=_scoring_limiter)
 
 
 def _close(rows: Iterator[tuple[int, SampleResult]]) -> None:
@@ -213,7 +227,7 @@ async def stream(pool: EvaluatorPool, work: Plan, tenant: str) -> AsyncIterator[
     results: list[PreviewResult] = []
     try:
         while True:
-            waiting = asyncio.ensure_future(run_in_threadpool(next, rows, None))
+            waiting = asyncio.ensure_future(_scoring_thread(next, rows, None))
             while not (await asyncio.wait({waiting}, timeout=_KEEPALIVE_S))[0]:
                 # A comment line: sending is how a gone client is noticed (the server raises
                 # on a closed connection), which then closes this generator and the run.

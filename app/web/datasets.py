@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import PathId, SessionDep, SettingsDep
 from app.api.routes.datasets import StorageDep, create_from_request
 from app.core.errors import is_htmx
 from app.core.storage import describe_bytes
@@ -65,7 +65,7 @@ async def upload(
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset_page(
     request: Request,
-    dataset_id: int,
+    dataset_id: PathId,
     session: SessionDep,
     user: PageUser,
     storage: StorageDep,
@@ -86,7 +86,7 @@ def dataset_page(
 
 @router.post("/datasets/{dataset_id}/split")
 def split(
-    dataset_id: int,
+    dataset_id: PathId,
     session: SessionDep,
     user: PageUser,
     storage: StorageDep,
@@ -100,7 +100,7 @@ def split(
 @router.delete("/datasets/{dataset_id}")
 def delete(
     request: Request,
-    dataset_id: int,
+    dataset_id: PathId,
     session: SessionDep,
     user: PageUser,
     storage: StorageDep,

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import PathId, SessionDep, SettingsDep
 from app.core.errors import InvalidInput, is_htmx
 from app.models import User
 from app.schemas.deployment import DeploymentCreate
@@ -82,7 +82,11 @@ def deploy(
 
 @router.post("/deployments/{deployment_id}/stop", response_class=HTMLResponse)
 def stop(
-    request: Request, deployment_id: int, session: SessionDep, settings: SettingsDep, user: PageUser
+    request: Request,
+    deployment_id: PathId,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: PageUser,
 ) -> Response:
     deployments.stop(session, user, deployment_id)
     if is_htmx(request):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from app.api.deps import SessionDep
+from app.api.deps import PathId, SessionDep
 from app.core.errors import InvalidInput
 from app.models import Job
 from app.schemas.job import JobPublic
@@ -64,7 +64,7 @@ def completion_filter(params: dict[str, str]) -> job_samples.CompletionFilter:
 
 @router.get("/fine-tuning/{job_id}/completions", response_class=HTMLResponse)
 def completions_fragment(
-    request: Request, job_id: int, session: SessionDep, user: PageUser
+    request: Request, job_id: PathId, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     job = jobs.get(session, user, job_id)
     params = dict(request.query_params)
@@ -93,7 +93,7 @@ def completions_fragment(
 
 @router.get("/fine-tuning/{job_id}/group", response_class=HTMLResponse)
 def group_fragment(
-    request: Request, job_id: int, session: SessionDep, user: PageUser
+    request: Request, job_id: PathId, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     """One prompt's completions at a step, and at a second step beside them when asked."""
     job = jobs.get(session, user, job_id)
@@ -119,7 +119,7 @@ def group_fragment(
 
 @router.get("/fine-tuning/{job_id}/logs", response_class=HTMLResponse)
 def logs_fragment(
-    request: Request, job_id: int, session: SessionDep, user: PageUser
+    request: Request, job_id: PathId, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     job = jobs.get(session, user, job_id)
     params = dict(request.query_params)
@@ -150,7 +150,7 @@ def logs_fragment(
 
 @router.get("/fine-tuning/{job_id}/checkpoints", response_class=HTMLResponse)
 def checkpoints_fragment(
-    request: Request, job_id: int, session: SessionDep, user: PageUser
+    request: Request, job_id: PathId, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     job = jobs.get(session, user, job_id)
     return render(
@@ -163,7 +163,7 @@ def checkpoints_fragment(
 
 @router.get("/fine-tuning/{job_id}/summary", response_class=HTMLResponse)
 def summary_fragment(
-    request: Request, job_id: int, session: SessionDep, user: PageUser
+    request: Request, job_id: PathId, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     job = jobs.get(session, user, job_id)
     return render(

@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import PathId, SessionDep, SettingsDep
 from app.core.errors import InvalidInput, is_htmx
 from app.schemas.job import JobPublic
 from app.schemas.job_params import parse_job_request
@@ -105,7 +105,7 @@ def _job_ids(raw: str) -> list[int]:
 
 
 @router.get("/fine-tuning/{job_id}", response_class=HTMLResponse)
-def job_page(request: Request, job_id: int, session: SessionDep, user: PageUser) -> HTMLResponse:
+def job_page(request: Request, job_id: PathId, session: SessionDep, user: PageUser) -> HTMLResponse:
     """Everything stored so far is in the page; the stream starts after its newest event."""
     # The stream's start is read before the job: an event in between is sent, not lost.
     after = job_views.last_event_id(session, job_id)

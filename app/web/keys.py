@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from app.api.deps import SessionDep
+from app.api.deps import PathId, SessionDep
 from app.core.errors import is_htmx
 from app.services import api_keys
 from app.web.deps import PageUser
@@ -36,7 +36,9 @@ def create_key(
 
 
 @router.delete("/keys/{key_id}", response_class=HTMLResponse)
-def delete_key(request: Request, key_id: int, session: SessionDep, user: PageUser) -> HTMLResponse:
+def delete_key(
+    request: Request, key_id: PathId, session: SessionDep, user: PageUser
+) -> HTMLResponse:
     api_keys.delete(session, user, key_id)
     session.flush()
     return _keys_page(request, session, user)

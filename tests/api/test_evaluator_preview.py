@@ -133,7 +133,7 @@ class TestPreview:
         ("extra", "field"),
         [
             ({"rows": [8]}, "rows"),
-            ({"rows": [-1]}, "rows"),
+            ({"rows": [-1]}, "rows.0"),  # the element is named
             ({"rows": []}, "rows"),
             ({"limit": 1001}, "limit"),
             ({"limit": 0}, "limit"),

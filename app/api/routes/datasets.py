@@ -12,14 +12,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, Limit, Offset, PathId, SessionDep, SettingsDep
 from app.core.config import Settings
 from app.core.errors import InvalidInput
 from app.core.storage import Storage, staging_dir
 from app.ingest import uploads
 from app.ingest.uploads import StagedUpload
 from app.models import Dataset, User
-from app.schemas.common import Page
+from app.schemas.common import MAX_ID, Page
 from app.schemas.dataset import (
     DatasetPublic,
     DatasetRowsPage,
@@ -109,8 +109,8 @@ async def upload_dataset(
 def list_datasets(
     session: SessionDep,
     user: CurrentUser,
-    offset: int = Query(0, ge=0),
-    limit: int = Query(100, ge=1, le=1000),
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[DatasetPublic]:
     rows = datasets.list_for(session, user, offset, limit)
     data = [DatasetPublic.of(r) for r in rows]
@@ -118,17 +118,19 @@ def list_datasets(
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetPublic)
-def read_dataset(dataset_id: int, session: SessionDep, user: CurrentUser) -> DatasetPublic:
+def read_dataset(dataset_id: PathId, session: SessionDep, user: CurrentUser) -> DatasetPublic:
     return DatasetPublic.of(datasets.get(session, user, dataset_id))
 
 
 @router.get("/datasets/{dataset_id}/rows", response_model=DatasetRowsPage)
 def read_rows(
-    dataset_id: int,
+    dataset_id: PathId,
     session: SessionDep,
     user: CurrentUser,
     storage: StorageDep,
-    offset: int = Query(0, ge=0, description="Index of the first row, from 0."),
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="Index of the first row, from 0.")
+    ] = 0,
     limit: int = Query(100, ge=1, le=datasets.MAX_PAGE),
 ) -> DatasetRowsPage:
     """A page of rows exactly as uploaded (JSON types kept), with estimated prompt tokens.
@@ -149,7 +151,7 @@ def read_rows(
     status_code=status.HTTP_201_CREATED,
 )
 def split_dataset(
-    dataset_id: int,
+    dataset_id: PathId,
     body: DatasetSplitCreate,
     session: SessionDep,
     user: CurrentUser,
@@ -164,7 +166,7 @@ def split_dataset(
 
 @router.delete("/datasets/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_dataset(
-    dataset_id: int, session: SessionDep, user: CurrentUser, storage: StorageDep
+    dataset_id: PathId, session: SessionDep, user: CurrentUser, storage: StorageDep
 ) -> None:
     """Delete the dataset, its splits and their files."""
     datasets.delete(session, storage, user, dataset_id)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, PathId, SessionDep, SettingsDep
 from app.core.errors import Unavailable
 from app.core.storage import Storage
 from app.schemas.common import Page
@@ -41,13 +41,15 @@ def list_deployments(
 
 
 @router.get("/deployments/{deployment_id}", response_model=DeploymentPublic)
-def get_deployment(deployment_id: int, session: SessionDep, user: CurrentUser) -> DeploymentPublic:
+def get_deployment(
+    deployment_id: PathId, session: SessionDep, user: CurrentUser
+) -> DeploymentPublic:
     return deployments.public(session, deployments.get(session, user, deployment_id))
 
 
 @router.delete("/deployments/{deployment_id}", response_model=DeploymentPublic)
 def delete_deployment(
-    deployment_id: int, session: SessionDep, user: CurrentUser
+    deployment_id: PathId, session: SessionDep, user: CurrentUser
 ) -> DeploymentPublic:
     """Stops it (the row stays, `stopped`, so its history and counts remain readable)."""
     return deployments.public(session, deployments.stop(session, user, deployment_id))
@@ -60,7 +62,7 @@ def _archive_response(handle: Any, filename: str) -> StreamingResponse:
 
 @router.get("/checkpoints/{checkpoint_id}/adapter")
 def export_adapter(
-    checkpoint_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
+    checkpoint_id: PathId, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> StreamingResponse:
     """The checkpoint's PEFT adapter folder as a .tar.gz (load with PeftModel.from_pretrained)."""
     checkpoint, job = exports.owned_checkpoint(session, user, checkpoint_id)
@@ -71,7 +73,7 @@ def export_adapter(
 
 @router.get("/checkpoints/{checkpoint_id}/merged")
 async def export_merged(
-    checkpoint_id: int, session: SessionDep, settings: SettingsDep, user: CurrentUser
+    checkpoint_id: PathId, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> StreamingResponse:
     """Full weights with the adapter merged in (safetensors + tokenizer), as a .tar.gz; a model
     server does the merge (the web app never loads weights), once per checkpoint."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, PathId, SessionDep
 from app.api.routes.evaluators import PoolDep
 from app.schemas.common import Page
 from app.schemas.evaluator_test import (
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/v1/evaluators", tags=["evaluators"])
 
 @router.get("/{evaluator_id}/tests", response_model=Page[EvaluatorTestPublic])
 def list_tests(
-    evaluator_id: int, session: SessionDep, user: CurrentUser
+    evaluator_id: PathId, session: SessionDep, user: CurrentUser
 ) -> Page[EvaluatorTestPublic]:
     rows = evaluator_tests.list_for(session, user, evaluator_id)
     data = [EvaluatorTestPublic.model_validate(r) for r in rows]
@@ -38,7 +38,7 @@ def list_tests(
     status_code=status.HTTP_201_CREATED,
 )
 def create_test(
-    evaluator_id: int, body: EvaluatorTestCreate, session: SessionDep, user: CurrentUser
+    evaluator_id: PathId, body: EvaluatorTestCreate, session: SessionDep, user: CurrentUser
 ) -> EvaluatorTestPublic:
     """Pin a row of one of your datasets with the score range it must get."""
     row = evaluator_tests.create(session, user, evaluator_id, body)
@@ -46,13 +46,15 @@ def create_test(
 
 
 @router.delete("/{evaluator_id}/tests/{test_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_test(evaluator_id: int, test_id: int, session: SessionDep, user: CurrentUser) -> None:
+def delete_test(
+    evaluator_id: PathId, test_id: PathId, session: SessionDep, user: CurrentUser
+) -> None:
     evaluator_tests.delete(session, user, evaluator_id, test_id)
 
 
 @router.post("/{evaluator_id}/tests/run", response_model=TestRunResponse)
 async def run_tests(
-    evaluator_id: int,
+    evaluator_id: PathId,
     body: TestRunRequest,
     session: SessionDep,
     user: CurrentUser,

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, Limit, Offset, PathId, SessionDep
 from app.evaluators import environment, list_templates
 from app.schemas.common import Page
 from app.schemas.evaluator import (
@@ -89,8 +89,8 @@ async def preview_stream(
 def list_evaluators(
     session: SessionDep,
     user: CurrentUser,
-    offset: int = Query(0, ge=0),
-    limit: int = Query(100, ge=1, le=1000),
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[EvaluatorPublic]:
     rows = evaluators.list_for(session, user, offset, limit)
     data = [EvaluatorPublic.of(r) for r in rows]
@@ -105,13 +105,13 @@ def create_evaluator(
 
 
 @router.get("/{evaluator_id}", response_model=EvaluatorPublic)
-def read_evaluator(evaluator_id: int, session: SessionDep, user: CurrentUser) -> EvaluatorPublic:
+def read_evaluator(evaluator_id: PathId, session: SessionDep, user: CurrentUser) -> EvaluatorPublic:
     return EvaluatorPublic.of(evaluators.get(session, user, evaluator_id))
 
 
 @router.put("/{evaluator_id}", response_model=EvaluatorPublic)
 def update_evaluator(
-    evaluator_id: int, body: EvaluatorUpdate, session: SessionDep, user: CurrentUser
+    evaluator_id: PathId, body: EvaluatorUpdate, session: SessionDep, user: CurrentUser
 ) -> EvaluatorPublic:
     """Rename; new code is saved as a new version (versions never change)."""
     row = evaluators.update(
@@ -121,14 +121,14 @@ def update_evaluator(
 
 
 @router.delete("/{evaluator_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_evaluator(evaluator_id: int, session: SessionDep, user: CurrentUser) -> None:
+def delete_evaluator(evaluator_id: PathId, session: SessionDep, user: CurrentUser) -> None:
     """Jobs that use it keep running: they pinned its code when they were created."""
     evaluators.delete(session, user, evaluator_id)
 
 
 @router.get("/{evaluator_id}/versions", response_model=Page[EvaluatorVersionPublic])
 def list_versions(
-    evaluator_id: int, session: SessionDep, user: CurrentUser
+    evaluator_id: PathId, session: SessionDep, user: CurrentUser
 ) -> Page[EvaluatorVersionPublic]:
     versions = evaluators.get(session, user, evaluator_id).versions
     data = [EvaluatorVersionPublic.model_validate(v) for v in versions]
@@ -137,7 +137,7 @@ def list_versions(
 
 @router.get("/{evaluator_id}/versions/{version}", response_model=EvaluatorVersionPublic)
 def read_version(
-    evaluator_id: int, version: int, session: SessionDep, user: CurrentUser
+    evaluator_id: PathId, version: PathId, session: SessionDep, user: CurrentUser
 ) -> EvaluatorVersionPublic:
     row = evaluators.get_version(session, user, evaluator_id, version)
     return EvaluatorVersionPublic.model_validate(row)
@@ -145,7 +145,7 @@ def read_version(
 
 @router.post("/{evaluator_id}/versions/{version}/restore", response_model=EvaluatorPublic)
 def restore_version(
-    evaluator_id: int, version: int, session: SessionDep, user: CurrentUser
+    evaluator_id: PathId, version: PathId, session: SessionDep, user: CurrentUser
 ) -> EvaluatorPublic:
     """A new version with the code of an old one (note "restored from vN")."""
     return EvaluatorPublic.of(evaluators.restore(session, user, evaluator_id, version))

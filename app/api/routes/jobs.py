@@ -13,9 +13,9 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, Limit, Offset, PathId, SessionDep, SettingsDep
 from app.core.errors import InvalidInput
-from app.schemas.common import Page
+from app.schemas.common import MAX_ID, Page
 from app.schemas.job import (
     CheckpointPublic,
     CompletionPublic,
@@ -121,44 +121,44 @@ def preflight_job(
 def list_jobs(
     session: SessionDep,
     user: CurrentUser,
-    offset: int = Query(0, ge=0),
-    limit: int = Query(100, ge=1, le=1000),
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[JobPublic]:
     rows = jobs.list_for(session, user, offset, limit)
     return Page(data=[JobPublic.of(j) for j in rows], count=jobs.count_for(session, user))
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
-def read_job(job_id: int, session: SessionDep, user: CurrentUser) -> JobPublic:
+def read_job(job_id: PathId, session: SessionDep, user: CurrentUser) -> JobPublic:
     return JobPublic.of(jobs.get(session, user, job_id))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
-def cancel_job(job_id: int, session: SessionDep, user: CurrentUser) -> JobPublic:
+def cancel_job(job_id: PathId, session: SessionDep, user: CurrentUser) -> JobPublic:
     return JobPublic.of(jobs.cancel(session, user, job_id))
 
 
 @router.put("/jobs/{job_id}/evaluators", response_model=JobPublic)
 def update_job_evaluators(
-    job_id: int, body: JobEvaluatorsUpdate, session: SessionDep, user: CurrentUser
+    job_id: PathId, body: JobEvaluatorsUpdate, session: SessionDep, user: CurrentUser
 ) -> JobPublic:
     return JobPublic.of(jobs.set_evaluators(session, user, job_id, body.evaluators))
 
 
 @router.get("/jobs/{job_id}/metrics", response_model=Page[MetricPublic])
-def job_metrics(job_id: int, session: SessionDep, user: CurrentUser) -> Page[MetricPublic]:
+def job_metrics(job_id: PathId, session: SessionDep, user: CurrentUser) -> Page[MetricPublic]:
     rows = jobs.metrics(session, jobs.get(session, user, job_id))
     return Page(data=[MetricPublic.model_validate(r) for r in rows], count=len(rows))
 
 
 @router.get("/jobs/{job_id}/completions", response_model=Page[CompletionPublic])
 def job_completions(
-    job_id: int,
+    job_id: PathId,
     session: SessionDep,
     user: CurrentUser,
-    offset: int = Query(0, ge=0, le=10_000_000),
+    offset: Offset = 0,
     limit: int = Query(50, ge=1, le=500),
-    step: int | None = Query(None, ge=0),
+    step: int | None = Query(None, ge=0, le=MAX_ID),
     step_min: int | None = Query(None, ge=0),
     step_max: int | None = Query(None, ge=0),
     prompt: str | None = Query(None, max_length=20_000, description="Exactly this prompt."),
@@ -180,11 +180,11 @@ def job_completions(
 
 @router.get("/jobs/{job_id}/logs", response_model=Page[LogPublic])
 def job_logs(
-    job_id: int,
+    job_id: PathId,
     session: SessionDep,
     user: CurrentUser,
-    offset: int = Query(0, ge=0, le=10_000_000),
-    limit: int = Query(100, ge=1, le=1000),
+    offset: Offset = 0,
+    limit: Limit = 100,
     level: str | None = Query(None, pattern="^(info|warning|error)$"),
     source: str | None = Query(None, max_length=200, description="An evaluator's name."),
     step_min: int | None = Query(None, ge=0),
@@ -197,26 +197,30 @@ def job_logs(
 
 
 @router.get("/jobs/{job_id}/summary", response_model=JobSummary)
-def job_summary(job_id: int, session: SessionDep, user: CurrentUser) -> JobSummary:
+def job_summary(job_id: PathId, session: SessionDep, user: CurrentUser) -> JobSummary:
     job = jobs.get(session, user, job_id)
     elapsed = JobPublic.of(job).elapsed_seconds
     return JobSummary.of(job, elapsed, job_views.summary(session, job))
 
 
 @router.get("/jobs/{job_id}/checkpoints", response_model=Page[CheckpointPublic])
-def job_checkpoints(job_id: int, session: SessionDep, user: CurrentUser) -> Page[CheckpointPublic]:
+def job_checkpoints(
+    job_id: PathId, session: SessionDep, user: CurrentUser
+) -> Page[CheckpointPublic]:
     rows = jobs.checkpoints(session, jobs.get(session, user, job_id))
     return Page(data=[CheckpointPublic.model_validate(r) for r in rows], count=len(rows))
 
 
 @router.get("/jobs/{job_id}/events")
 def job_events(
-    job_id: int,
+    job_id: PathId,
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    last_event_id: int | None = Header(None),
-    after: int = Query(0, ge=0, description="Resume after this event id (or Last-Event-ID)."),
+    last_event_id: int | None = Header(None, ge=0, le=MAX_ID),
+    after: int = Query(
+        0, ge=0, le=MAX_ID, description="Resume after this event id (or Last-Event-ID)."
+    ),
 ) -> StreamingResponse:
     """Server-sent events: every status change, metric, completion, log and checkpoint."""
     jobs.get(session, user, job_id)

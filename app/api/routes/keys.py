@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, Limit, Offset, PathId, SessionDep
 from app.schemas.api_key import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from app.schemas.common import Page
 from app.schemas.user import UserPublic
@@ -20,8 +20,8 @@ def read_me(user: CurrentUser) -> UserPublic:
 def list_keys(
     session: SessionDep,
     user: CurrentUser,
-    offset: int = Query(0, ge=0),
-    limit: int = Query(100, ge=1, le=1000),
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[ApiKeyPublic]:
     rows = api_keys.list_for(session, user, offset, limit)
     data = [ApiKeyPublic.model_validate(r) for r in rows]
@@ -35,10 +35,10 @@ def create_key(body: ApiKeyCreate, session: SessionDep, user: CurrentUser) -> Ap
 
 
 @router.get("/keys/{key_id}", response_model=ApiKeyPublic)
-def read_key(key_id: int, session: SessionDep, user: CurrentUser) -> ApiKeyPublic:
+def read_key(key_id: PathId, session: SessionDep, user: CurrentUser) -> ApiKeyPublic:
     return ApiKeyPublic.model_validate(api_keys.get(session, user, key_id))
 
 
 @router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_key(key_id: int, session: SessionDep, user: CurrentUser) -> None:
+def delete_key(key_id: PathId, session: SessionDep, user: CurrentUser) -> None:
     api_keys.delete(session, user, key_id)
