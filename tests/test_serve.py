@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -86,10 +85,8 @@ def test_signal_stops_web_and_worker_without_orphans(
     httpx.post(f"{server.url}/api/v1/system/ping", headers=alice.headers, timeout=60)
     children = descendants(server.process.pid)
     assert children, "the embedded worker is not running"
-    started = time.monotonic()
     server.process.send_signal(sig)
-    server.process.wait(timeout=10)
-    assert time.monotonic() - started < 10
+    server.process.wait(timeout=10)  # a hang guard: it stops, however slow the machine
     wait_for(lambda: not any(alive(pid) for pid in children), 2, "worker processes to exit")
     assert "Traceback" not in server.output()
 

@@ -2,11 +2,14 @@
 
 A pure ASGI middleware (no body buffering: uploads and event streams pass straight through).
 
-* Content-Security-Policy: scripts only from this origin (the pages load htmx, Monaco and our
-  own files from /static); styles also inline (Monaco and htmx inject them); Monaco's editor
+* Content-Security-Policy: script files only from this origin (the pages load htmx, Monaco and
+  our own files from /static) and no inline script, so injected markup cannot run code;
+  'unsafe-eval' stays allowed (Monaco's loader and the browser tests' Playwright waits
+  evaluate strings); styles also inline (Monaco and htmx inject them); Monaco's editor
   workers start from blob: URLs; no framing, no plugins, forms post only here.
-* X-Frame-Options DENY, X-Content-Type-Options nosniff, and Referrer-Policy no-referrer (the
-  one-time login link carries its token in the URL; it must not leak to another site).
+* X-Frame-Options DENY, X-Content-Type-Options nosniff, and Referrer-Policy same-origin (the
+  one-time login link carries its token in the URL: it must not leak to another site; not
+  no-referrer, with which browsers send `Origin: null` on same-site form posts).
 * A POST/PUT/PATCH/DELETE that carries the session cookie and no bearer key must come from a
   page of this site: when the browser names another Origin it is refused with 403 before any
   route runs (the CSRF token is the second line of defence).
@@ -20,7 +23,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; worker-src 'self' blob:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; "
     "object-src 'none'"
@@ -29,7 +32,7 @@ HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
 ]
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 SESSION_COOKIE = b"rft_session="

@@ -16,7 +16,7 @@ def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
         headers = client.get(url).headers
         assert headers["x-frame-options"] == "DENY"
         assert headers["x-content-type-options"] == "nosniff"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"
         csp = headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp and "worker-src 'self' blob:" in csp
 
