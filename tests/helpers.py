@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -72,3 +73,15 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.1)
+
+
+def demo_model(pretrain_steps: int) -> Path:
+    """The demo model pre-trained ``pretrain_steps`` steps, as `rft demo` builds it; kept in
+    .cache/test-models so later runs skip the build."""
+    from app.core.paths import ROOT
+    from app.services import demo
+    from worker.training.demo_model import build_with_status
+
+    folder = ROOT / ".cache" / "test-models" / f"pretrain-{pretrain_steps}"
+    build_with_status(folder, demo.DEMO_MODEL, steps=pretrain_steps)
+    return folder

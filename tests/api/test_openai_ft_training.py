@@ -15,11 +15,10 @@ from openai import APIStatusError, OpenAI
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.core.paths import ROOT
 from app.services import demo, openai_ft
 from tests.api.test_openai_ft import MODEL, MULTI, STRING_CHECK, rows
 from tests.conftest import Account
-from tests.helpers import start_rft
+from tests.helpers import demo_model, start_rft
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 PRETRAIN_STEPS = 300  # enough to answer and stop; learning is not what is tested here
@@ -27,11 +26,7 @@ PRETRAIN_STEPS = 300  # enough to answer and stop; learning is not what is teste
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    from worker.training.demo_model import build_with_status
-
-    folder = ROOT / ".cache" / "test-models" / f"pretrain-{PRETRAIN_STEPS}"
-    build_with_status(folder, demo.DEMO_MODEL, steps=PRETRAIN_STEPS)
-    return folder
+    return demo_model(PRETRAIN_STEPS)
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.core.paths import ROOT
-from app.services import demo
 from tests.conftest import Account
 from tests.e2e.test_job_page import CHARTS, chart_points
+from tests.helpers import demo_model
 from tests.worker.conftest import (  # noqa: F401  (fixtures)
     demo_request,
     train_env,
@@ -33,11 +32,7 @@ PRETRAIN_STEPS = 100
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    from worker.training.demo_model import build_with_status
-
-    folder = ROOT / ".cache" / "test-models" / f"pretrain-{PRETRAIN_STEPS}"
-    build_with_status(folder, demo.DEMO_MODEL, steps=PRETRAIN_STEPS)
-    return folder
+    return demo_model(PRETRAIN_STEPS)
 
 
 @pytest.fixture

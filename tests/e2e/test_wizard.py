@@ -21,7 +21,7 @@ from app.core.config import Settings
 from app.core.paths import ROOT
 from app.models import Job
 from app.services import demo
-from tests.helpers import start_rft
+from tests.helpers import demo_model, start_rft
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -35,11 +35,7 @@ EVALUATOR = """def evaluate(messages, ground_truth, **kwargs):
 
 @pytest.fixture(scope="session")
 def tiny_models_dir() -> Path:
-    from worker.training.demo_model import build_with_status
-
-    folder = ROOT / ".cache" / "test-models" / f"pretrain-{TINY_PRETRAIN_STEPS}"
-    build_with_status(folder, demo.DEMO_MODEL, steps=TINY_PRETRAIN_STEPS)
-    return folder
+    return demo_model(TINY_PRETRAIN_STEPS)
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
 from app.core.db import transaction
-from app.core.paths import ROOT
 from app.models import Job
 from app.services import demo
 from tests.conftest import Account
-from tests.helpers import start_rft
+from tests.helpers import demo_model, start_rft
 
 DEMO_PRETRAIN_STEPS = 1500
 
@@ -25,11 +24,7 @@ DEMO_PRETRAIN_STEPS = 1500
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     """The demo model as `rft demo` builds it; kept in .cache/ so later runs skip the build."""
-    from worker.training.demo_model import build_with_status
-
-    folder = ROOT / ".cache" / "test-models" / f"pretrain-{DEMO_PRETRAIN_STEPS}"
-    build_with_status(folder, demo.DEMO_MODEL, steps=DEMO_PRETRAIN_STEPS)
-    return folder
+    return demo_model(DEMO_PRETRAIN_STEPS)
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.paths import ROOT
-from app.services import demo
 from tests.conftest import Account
 from tests.datasets_support import upload
+from tests.helpers import demo_model
 from tests.worker.conftest import wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -22,11 +21,7 @@ TINY_PRETRAIN_STEPS = 20  # loads and trains; learning is test_training.py's bus
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    from worker.training.demo_model import build_with_status
-
-    folder = ROOT / ".cache" / "test-models" / f"pretrain-{TINY_PRETRAIN_STEPS}"
-    build_with_status(folder, demo.DEMO_MODEL, steps=TINY_PRETRAIN_STEPS)
-    return folder
+    return demo_model(TINY_PRETRAIN_STEPS)
 
 
 def three_rows() -> bytes:

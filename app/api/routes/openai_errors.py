@@ -1,4 +1,5 @@
-"""OpenAI's error shape for the OpenAI-compatible fine-tuning routes (/v1/files, /v1/fine_tuning).
+"""OpenAI's error shape for every OpenAI-compatible route (/v1: models, completions, files,
+fine-tuning).
 
 Scripts written against the ``openai`` client read ``{"error": {message, type, param, code}}``
 and raise by status (400 BadRequestError, 401 AuthenticationError, 404 NotFoundError). A route
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.core.errors import Conflict, DomainError, InvalidInput, NotAuthenticated
+from app.services.inference import ServingError
 from app.services.openai_errors import OpenAIError
 
 log = logging.getLogger("rft.openai")
@@ -46,6 +48,19 @@ def error_body(
     message: str, type_: str, param: str | None = None, code: str | None = None
 ) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+SERVING_CODES = {404: "model_not_found", 503: "model_not_ready"}
+
+
+def _from_serving(exc: ServingError) -> JSONResponse:
+    """A model that does not exist (404, param "model") or is still loading (503 + Retry-After:
+    the openai client waits and retries)."""
+    type_ = "server_error" if exc.status >= 500 else "invalid_request_error"
+    param = "model" if exc.status == 404 else None
+    body = error_body(exc.message, type_, param, SERVING_CODES.get(exc.status))
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+    return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
 def _describe(item: dict[str, Any]) -> str:
@@ -107,6 +122,8 @@ def openai_error_response(exc: Exception) -> Response:
             code="invalid_api_key",
         )
         return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, ServingError):
+        return _from_serving(exc)
     if isinstance(exc, DomainError):
         return _from_domain(exc)
     if isinstance(exc, RequestValidationError):

@@ -11,86 +11,18 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from fastapi.routing import APIRoute
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.routes.openai_errors import OpenAIRoute
 from app.core.config import Settings
-from app.core.errors import DomainError, NotAuthenticated
 from app.schemas.openai_v1 import ChatCompletionRequest, CompletionRequest, SamplingFields
 from app.services import deployments, inference
 from app.services.inference import ServingError, Upstream
-
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "invalid_request_error",
-    404: "invalid_request_error",
-}
-ERROR_CODES = {401: "invalid_api_key", 404: "model_not_found", 503: "model_not_ready"}
-
-
-def openai_error(
-    status: int,
-    message: str,
-    param: str | None = None,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = {
-        "message": message,
-        "type": ERROR_TYPES.get(
-            status, "server_error" if status >= 500 else "invalid_request_error"
-        ),
-        "param": param,
-        "code": code or ERROR_CODES.get(status),
-    }
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
-
-
-def _validation_error(exc: RequestValidationError) -> JSONResponse:
-    first = exc.errors()[0] if exc.errors() else {}
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
-    param = ".".join(loc) or None
-    message = str(first.get("msg", "invalid request"))
-    if param:
-        message = f"Invalid value for '{param}': {message}"
-    if first.get("type") == "json_invalid":
-        message, param = "We could not parse the JSON body of your request.", None
-    return openai_error(400, message, param, "invalid_value")
-
-
-class OpenAIRoute(APIRoute):
-    """Routes whose every refusal comes out in OpenAI's error shape."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                return _validation_error(exc)
-            except NotAuthenticated:
-                return openai_error(
-                    401,
-                    "Incorrect API key provided. Create one on the API keys page or with "
-                    "`rft keys create`.",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            except ServingError as exc:
-                headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-                param = "model" if exc.status == 404 else None
-                return openai_error(exc.status, exc.message, param, headers=headers)
-            except DomainError as exc:
-                return openai_error(exc.status_code, exc.detail)
-
-        return handle
-
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
 
