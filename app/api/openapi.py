@@ -25,6 +25,34 @@ ERROR_STATUSES = {
 }
 _REF = {"$ref": "#/components/schemas/ErrorOut"}
 
+# The OpenAI-compatible routes (/v1/...) answer OpenAI's shape, so that its clients raise their
+# usual exceptions; 422 is 400 there, as OpenAI says it.
+OPENAI_ERROR_STATUSES = {
+    "400": "Invalid request, naming the parameter",
+    "401": "Incorrect API key",
+    "404": "No such model, file or job (another user's too)",
+    "409": "Conflict",
+    "413": "Too large",
+    "503": "The model is still loading (Retry-After) or the model server is not answering",
+}
+OPENAI_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+_OPENAI_REF = {"$ref": "#/components/schemas/OpenAIErrorOut"}
+
 
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
@@ -44,10 +72,15 @@ def _document(app: FastAPI) -> dict[str, Any]:
     components["ErrorOut"] = error
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
-    for methods in schema.get("paths", {}).values():
+    components["OpenAIErrorOut"] = OPENAI_ERROR
+    for path, methods in schema.get("paths", {}).items():
+        openai = path.startswith("/v1/")
+        statuses, ref = (OPENAI_ERROR_STATUSES, _OPENAI_REF) if openai else (ERROR_STATUSES, _REF)
         for operation in methods.values():
             responses = operation.setdefault("responses", {})
-            for status, description in ERROR_STATUSES.items():
-                body = {"application/json": {"schema": _REF}}
+            if openai:
+                responses.pop("422", None)
+            for status, description in statuses.items():
+                body = {"application/json": {"schema": ref}}
                 responses[status] = {"description": description, "content": body}
     return schema

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field, model_validator
 
-from app.schemas.common import InputModel, OutputModel
+from app.schemas.common import DbId, InputModel, OutputModel
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 
@@ -14,7 +14,7 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
 class DeploymentCreate(InputModel):
     """Deploy a checkpoint's adapter, or a base model alone (for comparison): exactly one."""
 
-    checkpoint_id: int | None = Field(default=None, ge=1, description="Checkpoint to serve.")
+    checkpoint_id: DbId | None = Field(default=None, description="Checkpoint to serve.")
     base_model: str | None = Field(
         default=None, min_length=1, max_length=500, description="Base model to serve as is."
     )

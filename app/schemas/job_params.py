@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 
 from app.core.errors import InvalidInput, field_errors
-from app.schemas.common import InputModel
+from app.schemas.common import DbId, InputModel
 
 LORA_RANKS = (4, 8, 16, 32, 64, 128)
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
@@ -210,7 +210,7 @@ class RolloutParams(InputModel):
 
 
 class JobEvaluator(InputModel):
-    id: int = Field(description="A saved evaluator of yours.")
+    id: DbId = Field(description="A saved evaluator of yours.")
     weight: float = Field(1.0, gt=0.0, le=100.0, description="Weight in the summed reward.")
     components: dict[str, Annotated[float, Field(gt=0.0, le=100.0)]] | None = Field(
         None,
@@ -221,8 +221,8 @@ class JobEvaluator(InputModel):
 
 class JobCreate(InputModel):
     base_model: str = Field(min_length=1, description="A name from GET /api/v1/models.")
-    dataset_id: int
-    validation_dataset_id: int | None = None
+    dataset_id: DbId
+    validation_dataset_id: DbId | None = None
     evaluators: list[JobEvaluator] = Field(min_length=1, max_length=16)
     training: TrainingParams = Field(default_factory=TrainingParams)
     rollout: RolloutParams = Field(default_factory=RolloutParams)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import CurrentUser, PathId, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, Limit, Offset, PathId, SessionDep, SettingsDep
 from app.core.errors import Unavailable
 from app.core.storage import Storage
 from app.schemas.common import Page
@@ -32,8 +32,8 @@ def create_deployment(
 def list_deployments(
     session: SessionDep,
     user: CurrentUser,
-    offset: int = Query(0, ge=0),
-    limit: int = Query(100, ge=1, le=1000),
+    offset: Offset = 0,
+    limit: Limit = 100,
 ) -> Page[DeploymentPublic]:
     rows = deployments.list_for(session, user, offset, limit)
     data = [deployments.public(session, d) for d in rows]
