@@ -41,12 +41,6 @@ def test_token_batch_becomes_prompts_per_step() -> None:
     assert tiny["per_device_train_batch_size"] == 8  # never less than one prompt
 
 
-def test_prompts_per_step_never_exceed_the_dataset_rows() -> None:
-    big = spec(batch_size=8 * (36 + 64) * 100)  # 100 prompts a step asked, 3 rows there
-    args = grpo_arguments(big, "/tmp/x", 36, CPU, rows=3)
-    assert args["per_device_train_batch_size"] == 3 * 8
-
-
 def test_rollout_and_algorithm_fields_reach_trl() -> None:
     args = grpo_arguments(
         spec(loss_type="dr_grpo", beta=0.04, max_steps=50, lr_scheduler="constant"),

@@ -60,15 +60,12 @@ def grpo_arguments(
     hardware: Hardware,
     seed: int = 0,
     report_to: list[str] | None = None,
-    rows: int | None = None,
 ) -> dict[str, Any]:
     training, rollout = spec.training, spec.rollout
     n = rollout.n
     max_tokens = rollout.max_tokens
     assert max_tokens is not None  # resolved when the job was created (JobSpec checks it)
     prompts = prompts_per_step(training.batch_size, n, prompt_tokens, max_tokens)
-    if rows:  # never more prompts a step than the dataset has (a step would need every row twice)
-        prompts = min(prompts, rows)
     args: dict[str, Any] = {
         "output_dir": output_dir,
         "num_train_epochs": training.epochs,

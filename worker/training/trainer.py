@@ -119,7 +119,6 @@ def train(
         hardware,
         seed=spec.seed,
         report_to=usable,
-        rows=len(context.train_rows),
     )
     config = GRPOConfig(**arguments)
     dataset = Dataset.from_list(context.train_rows)
