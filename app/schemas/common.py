@@ -6,9 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
-# Every id is a positive signed 64-bit integer (what the database stores). A bigger one is a
-# 422 naming the field, never an overflow deep in the driver (a 500).
-MAX_ID = 2**63 - 1
+# Every id (and offset, step, event id) fits the database's INTEGER columns: 2^31 - 1 on
+# PostgreSQL. A bigger one is a 422 naming the field, never an overflow in the driver (a 500).
+MAX_ID = 2**31 - 1
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
