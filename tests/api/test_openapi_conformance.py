@@ -43,8 +43,11 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(
         if operation.method.upper() == "DELETE" and operation.path.startswith("/api/v1/keys"):
             continue  # would delete the key this test signs in with
 
+        # Derandomized: the same cases on every run and machine, so CI is repeatable; a route
+        # or schema change changes the cases (and a local run shows what CI will see).
         @settings(
             max_examples=8,
+            derandomize=True,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
