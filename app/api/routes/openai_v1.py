@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
-from app.api.routes.openai_errors import OpenAIRoute
+from app.api.routes.openai_errors import OpenAIRoute, error_body
 from app.core.config import Settings
 from app.schemas.openai_v1 import ChatCompletionRequest, CompletionRequest, SamplingFields
 from app.services import deployments, inference
@@ -185,14 +185,7 @@ async def _chat_chunks(
             prompt_tokens = event["prompt_tokens"]
             continue
         if kind == "error":
-            yield {
-                "error": {
-                    "message": event["message"],
-                    "type": "server_error",
-                    "param": None,
-                    "code": None,
-                }
-            }
+            yield error_body(event["message"], "server_error")
             return
         index = event["index"]
         if index not in started:
@@ -224,14 +217,7 @@ async def _completion_chunks(
         if kind == "start":
             prompt_tokens = event["prompt_tokens"]
         elif kind == "error":
-            yield {
-                "error": {
-                    "message": event["message"],
-                    "type": "server_error",
-                    "param": None,
-                    "code": None,
-                }
-            }
+            yield error_body(event["message"], "server_error")
             return
         elif kind in ("delta", "end"):
             text = event.get("text", "")
