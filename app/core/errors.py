@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("rft.errors")
@@ -58,6 +59,13 @@ class NotAuthenticated(Exception):
 
 class CsrfFailed(DomainError):
     status_code = 403
+
+
+def unstorable(exc: DataError) -> InvalidInput:
+    """A value the database refuses (a NUL character in a PostgreSQL text, a number past its
+    column) is the client's input, not our failure: a 422 quoting the database's reason."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
+    return InvalidInput(f"A value in the request cannot be stored: {reason}")
 
 
 def wants_json(request: Request) -> bool:
@@ -137,6 +145,11 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         return error_response(request, 422, "Invalid request", field_errors(exc.errors()))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        refused = unstorable(exc)
+        return error_response(request, refused.status_code, refused.detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

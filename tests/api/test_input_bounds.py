@@ -57,3 +57,40 @@ def test_ids_in_bodies_are_bounded(client: TestClient, alice: Account) -> None:
     response = client.post("/api/v1/evaluators/preview", json=body, headers=alice.headers)
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["dataset_id"]
+
+
+# A NUL character (issue 11, found by schemathesis on PostgreSQL in CI: `model: "a\u0000b"` on
+# /v1/completions gave a 500): PostgreSQL refuses it in text and JSON. Tried: a key name, a
+# nested job field, an OpenAI model name in a body and in the path, a fine-tuning suffix.
+def test_nul_characters_in_bodies_are_422_naming_the_field(
+    client: TestClient, alice: Account
+) -> None:
+    response = client.post("/api/v1/keys", json={"name": "ci\x00key"}, headers=alice.headers)
+    assert response.status_code == 422, response.text
+    assert "name: contains a NUL character" in response.json()["errors"][0]["message"]
+    body = {
+        "base_model": "demo",
+        "dataset_id": 1,
+        "evaluators": [{"id": 1}, {"id": 2, "components": {"ok": 1, "b\x00d": 2}}],
+    }
+    response = client.post("/api/v1/jobs", json=body, headers=alice.headers)
+    assert response.status_code == 422, response.text
+    message = response.json()["errors"][0]["message"]
+    assert message.startswith("evaluators.1.components.b\\u0000d: contains a NUL character")
+
+
+def test_nul_characters_on_openai_routes_are_client_errors(
+    client: TestClient, alice: Account
+) -> None:
+    body = {"model": "ft:x\x00y", "prompt": "hi", "max_tokens": 2}
+    for url in ("/v1/completions", "/v1/chat/completions"):
+        sent = dict(body, messages=[{"role": "user", "content": "hi"}])
+        response = client.post(url, json=sent, headers=alice.headers)
+        assert response.status_code in (400, 404), response.text
+        assert response.json()["error"]["type"] == "invalid_request_error"
+    response = client.get("/v1/models/a%00b", headers=alice.headers)
+    assert response.status_code in (400, 404), response.text
+    job = {"model": "demo", "training_file": "file-1", "suffix": "a\x00"}
+    response = client.post("/v1/fine_tuning/jobs", json=job, headers=alice.headers)
+    assert response.status_code == 400, response.text
+    assert "suffix: contains a NUL character" in response.json()["error"]["message"]

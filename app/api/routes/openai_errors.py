@@ -17,11 +17,12 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.core.errors import Conflict, DomainError, InvalidInput, NotAuthenticated
+from app.core.errors import Conflict, DomainError, InvalidInput, NotAuthenticated, unstorable
 from app.services.inference import ServingError
 from app.services.openai_errors import OpenAIError
 
@@ -128,6 +129,8 @@ def openai_error_response(exc: Exception) -> Response:
         return _from_domain(exc)
     if isinstance(exc, RequestValidationError):
         return _from_validation(exc)
+    if isinstance(exc, DataError):
+        return _from_domain(unstorable(exc))
     if isinstance(exc, StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
         return JSONResponse(error_body(detail, "invalid_request_error"), exc.status_code)
