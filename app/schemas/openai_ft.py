@@ -10,20 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from app.schemas.common import refuse_nul_characters
+from app.schemas.common import InputModel
 
 Auto = Literal["auto"]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul_characters(cls, data: Any) -> Any:
-        return refuse_nul_characters(data)
+class _Input(InputModel):
+    """Unknown parameters are named in the 400; NUL characters are refused (InputModel)."""
 
 
 class ReinforcementHyperparameters(_Input):

@@ -4,9 +4,9 @@ group, reward logs, checkpoints and the run summary."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,24 @@ router = APIRouter(include_in_schema=False)
 COMPLETIONS_PER_PAGE = 20
 LOGS_PER_PAGE = 50
 FOLD_CHARS = 600  # longer completions show their start and unfold on a click
+
+
+def _page_job(job_id: PathId, session: SessionDep, user: PageUser) -> Job:
+    return jobs.get(session, user, job_id)
+
+
+# The job of the URL, the signed-in user's own (404 otherwise), in the request's session.
+PageJob = Annotated[Job, Depends(_page_job)]
+
+
+def _paging(params: dict[str, str], page: int, total: int, per_page: int) -> dict[str, Any]:
+    """What the pager of a fragment shows; the filters are kept in its links."""
+    return {
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // per_page)),
+        "params": {k: v for k, v in params.items() if k != "page"},
+    }
 
 
 def browse_context(session: Session, job: Job) -> dict[str, Any]:
@@ -63,10 +81,7 @@ def completion_filter(params: dict[str, str]) -> job_samples.CompletionFilter:
 
 
 @router.get("/fine-tuning/{job_id}/completions", response_class=HTMLResponse)
-def completions_fragment(
-    request: Request, job_id: PathId, session: SessionDep, user: PageUser
-) -> HTMLResponse:
-    job = jobs.get(session, user, job_id)
+def completions_fragment(request: Request, job: PageJob, session: SessionDep) -> HTMLResponse:
     params = dict(request.query_params)
     page = max(0, _number(params, "page", int) or 0)
     f = completion_filter(params)
@@ -81,10 +96,7 @@ def completions_fragment(
         "partials/job_completions.html",
         job_id=job.id,
         rows=found,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // COMPLETIONS_PER_PAGE)),
-        params={k: v for k, v in params.items() if k != "page"},
+        **_paging(params, page, total, COMPLETIONS_PER_PAGE),
         fold_chars=FOLD_CHARS,
         step=f.step,
         asked_step=asked,
@@ -92,11 +104,8 @@ def completions_fragment(
 
 
 @router.get("/fine-tuning/{job_id}/group", response_class=HTMLResponse)
-def group_fragment(
-    request: Request, job_id: PathId, session: SessionDep, user: PageUser
-) -> HTMLResponse:
+def group_fragment(request: Request, job: PageJob, session: SessionDep) -> HTMLResponse:
     """One prompt's completions at a step, and at a second step beside them when asked."""
-    job = jobs.get(session, user, job_id)
     params = dict(request.query_params)
     prompt = params.get("prompt", "")
     steps = job_samples.sampled_steps(session, job, prompt)
@@ -118,10 +127,7 @@ def group_fragment(
 
 
 @router.get("/fine-tuning/{job_id}/logs", response_class=HTMLResponse)
-def logs_fragment(
-    request: Request, job_id: PathId, session: SessionDep, user: PageUser
-) -> HTMLResponse:
-    job = jobs.get(session, user, job_id)
+def logs_fragment(request: Request, job: PageJob, session: SessionDep) -> HTMLResponse:
     params = dict(request.query_params)
     level = params.get("level") or None
     if level not in (None, "info", "warning", "error"):
@@ -140,19 +146,13 @@ def logs_fragment(
         "partials/job_logs.html",
         job_id=job.id,
         rows=found,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // LOGS_PER_PAGE)),
-        params={k: v for k, v in params.items() if k != "page"},
+        **_paging(params, page, total, LOGS_PER_PAGE),
         groups=job_samples.error_groups(session, job, f),
     )
 
 
 @router.get("/fine-tuning/{job_id}/checkpoints", response_class=HTMLResponse)
-def checkpoints_fragment(
-    request: Request, job_id: PathId, session: SessionDep, user: PageUser
-) -> HTMLResponse:
-    job = jobs.get(session, user, job_id)
+def checkpoints_fragment(request: Request, job: PageJob, session: SessionDep) -> HTMLResponse:
     return render(
         request,
         "partials/job_checkpoints.html",
@@ -162,10 +162,7 @@ def checkpoints_fragment(
 
 
 @router.get("/fine-tuning/{job_id}/summary", response_class=HTMLResponse)
-def summary_fragment(
-    request: Request, job_id: PathId, session: SessionDep, user: PageUser
-) -> HTMLResponse:
-    job = jobs.get(session, user, job_id)
+def summary_fragment(request: Request, job: PageJob, session: SessionDep) -> HTMLResponse:
     return render(
         request,
         "partials/job_summary.html",
