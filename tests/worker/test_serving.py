@@ -231,6 +231,18 @@ def test_two_adapters_and_the_base_served_by_one_process_through_openai(
         model=first["name"], prompt="3+4=", max_tokens=5, temperature=0
     )
     assert completion.object == "text_completion" and completion.choices[0].text is not None
+    parts = list(
+        api.completions.create(
+            model=first["name"],
+            prompt="3+4=",
+            max_tokens=5,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert "".join(c.choices[0].text for c in parts if c.choices) == completion.choices[0].text
+    assert parts[-1].usage is not None and parts[-1].usage.completion_tokens > 0
 
     # Export: the adapter as a PEFT folder, and merged weights that plain transformers loads
     # and that answer exactly as the deployment does (through `rft export --merged`).

@@ -76,11 +76,7 @@ async def chat_completions(
     # Commit the request count first: the model server writes to the same database while it
     # loads (SQLite allows one writer), and a generation can be long.
     session.commit()
-    await upstream.open()
-    if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return _sse(_chat_chunks(upstream, where.name, include_usage))
-    return JSONResponse(await _collect(upstream, where.name, chat=True))
+    return await _answer(upstream, where.name, body, chat=True)
 
 
 @router.post("/completions")
@@ -90,14 +86,18 @@ async def completions(
     where = _open_target(session, settings, user, body)
     upstream = Upstream(where, {"prompt": body.text, **body.sampling(body.max_tokens)})
     session.commit()
+    return await _answer(upstream, where.name, body, chat=False)
+
+
+# Answers: one JSON object, or a stream of chunks ending in `[DONE]`.
+
+
+async def _answer(upstream: Upstream, model: str, body: SamplingFields, chat: bool) -> Response:
     await upstream.open()
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return _sse(_completion_chunks(upstream, where.name, include_usage))
-    return JSONResponse(await _collect(upstream, where.name, chat=False))
-
-
-# Answers.
+        return _sse(_chunks(upstream, model, include_usage, chat))
+    return JSONResponse(await _collect(upstream, model, chat))
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:
@@ -105,6 +105,21 @@ def _usage(prompt: int, completion: int) -> dict[str, int]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
+    }
+
+
+def _envelope(model: str, chat: bool, chunk: bool) -> dict[str, Any]:
+    """The fields every answer and every chunk of one answer share."""
+    if chat:
+        object_ = "chat.completion.chunk" if chunk else "chat.completion"
+    else:
+        object_ = "text_completion"  # OpenAI names completion chunks the same
+    return {
+        "id": ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex,
+        "object": object_,
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": None,
     }
 
 
@@ -126,29 +141,14 @@ async def _collect(upstream: Upstream, model: str, chat: bool) -> dict[str, Any]
     choices = []
     for index in sorted(reasons):
         text = "".join(texts.get(index, []))
+        choice: dict[str, Any] = {"index": index, "finish_reason": reasons[index], "logprobs": None}
         if chat:
-            message = {"role": "assistant", "content": text, "refusal": None}
-            choices.append(
-                {
-                    "index": index,
-                    "message": message,
-                    "finish_reason": reasons[index],
-                    "logprobs": None,
-                }
-            )
+            choice["message"] = {"role": "assistant", "content": text, "refusal": None}
         else:
-            choices.append(
-                {"index": index, "text": text, "finish_reason": reasons[index], "logprobs": None}
-            )
-    return {
-        "id": ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex,
-        "object": "chat.completion" if chat else "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "system_fingerprint": None,
-        "choices": choices,
-        "usage": _usage(prompt_tokens, completion_tokens),
-    }
+            choice["text"] = text
+        choices.append(choice)
+    answer = _envelope(model, chat, chunk=False)
+    return {**answer, "choices": choices, "usage": _usage(prompt_tokens, completion_tokens)}
 
 
 def _sse(chunks: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
@@ -161,56 +161,14 @@ def _sse(chunks: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
     return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
 
 
-async def _chat_chunks(
-    upstream: Upstream, model: str, include_usage: bool
+async def _chunks(
+    upstream: Upstream, model: str, include_usage: bool, chat: bool
 ) -> AsyncIterator[dict[str, Any]]:
-    base = {
-        "id": "chatcmpl-" + uuid.uuid4().hex,
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "system_fingerprint": None,
-    }
+    """The model server's events as OpenAI chunks; with include_usage every chunk carries
+    `usage: null` and a last chunk with no choices carries the totals."""
+    base = _envelope(model, chat, chunk=True)
     extra = {"usage": None} if include_usage else {}
     started: set[int] = set()
-    prompt_tokens = completion_tokens = 0
-
-    def chunk(index: int, delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-        choice = {"index": index, "delta": delta, "finish_reason": reason, "logprobs": None}
-        return {**base, "choices": [choice], **extra}
-
-    async for event in upstream.events():
-        kind = event["type"]
-        if kind == "start":
-            prompt_tokens = event["prompt_tokens"]
-            continue
-        if kind == "error":
-            yield error_body(event["message"], "server_error")
-            return
-        index = event["index"]
-        if index not in started:
-            started.add(index)
-            yield chunk(index, {"role": "assistant", "content": ""})
-        if kind == "delta":
-            yield chunk(index, {"content": event["text"]})
-        elif kind == "end":
-            completion_tokens += event["completion_tokens"]
-            yield chunk(index, {}, event["finish_reason"])
-    if include_usage:
-        yield {**base, "choices": [], "usage": _usage(prompt_tokens, completion_tokens)}
-
-
-async def _completion_chunks(
-    upstream: Upstream, model: str, include_usage: bool
-) -> AsyncIterator[dict[str, Any]]:
-    base = {
-        "id": "cmpl-" + uuid.uuid4().hex,
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "system_fingerprint": None,
-    }
-    extra = {"usage": None} if include_usage else {}
     prompt_tokens = completion_tokens = 0
     async for event in upstream.events():
         kind = event["type"]
@@ -220,16 +178,36 @@ async def _completion_chunks(
             yield error_body(event["message"], "server_error")
             return
         elif kind in ("delta", "end"):
-            text = event.get("text", "")
-            reason = event.get("finish_reason")
-            if kind == "end":
-                completion_tokens += event["completion_tokens"]
-            choice = {
-                "index": event["index"],
-                "text": text,
-                "finish_reason": reason,
-                "logprobs": None,
-            }
-            yield {**base, "choices": [choice], **extra}
+            completion_tokens += event["completion_tokens"] if kind == "end" else 0
+            choices = _chat_choices(event, started) if chat else [_text_choice(event)]
+            for choice in choices:
+                yield {**base, "choices": [choice], **extra}
     if include_usage:
         yield {**base, "choices": [], "usage": _usage(prompt_tokens, completion_tokens)}
+
+
+def _text_choice(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "index": event["index"],
+        "text": event.get("text", ""),
+        "finish_reason": event.get("finish_reason"),
+        "logprobs": None,
+    }
+
+
+def _chat_choices(event: dict[str, Any], started: set[int]) -> list[dict[str, Any]]:
+    """A choice's first chunk says the role; then its text deltas; its last, the reason."""
+    index = event["index"]
+    choices = []
+    if index not in started:
+        started.add(index)
+        choices.append(_delta(index, {"role": "assistant", "content": ""}))
+    if event["type"] == "delta":
+        choices.append(_delta(index, {"content": event["text"]}))
+    else:
+        choices.append(_delta(index, {}, event["finish_reason"]))
+    return choices
+
+
+def _delta(index: int, delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+    return {"index": index, "delta": delta, "finish_reason": reason, "logprobs": None}
