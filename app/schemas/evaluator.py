@@ -149,7 +149,10 @@ class PreviewSummary(BaseModel):
     mean_score: float | None = Field(description="Mean of the valid scores; null when none.")
     valid: int
     invalid: int
-    histogram: list[HistogramBin] = Field(description="Valid scores in 10 bins over 0-1.")
+    histogram: list[HistogramBin] = Field(
+        description="Valid scores in 10 equal bins over 0-1, or over the scores' own min-max "
+        "when any falls outside 0-1 (conventions whose rewards are any float)."
+    )
     duration_ms: float = Field(description="Wall-clock time of the whole preview.")
 
 

@@ -140,20 +140,36 @@ def result_of(row_index: int, result: SampleResult) -> PreviewResult:
     )
 
 
-def summarize(results: Sequence[PreviewResult], duration_ms: float) -> PreviewSummary:
-    scores = [r.score for r in results if r.is_score_valid and r.score is not None]
+def histogram_range(scores: Sequence[float]) -> tuple[float, float]:
+    """0-1 when every score is in it (the common case keeps fixed bins); otherwise the data's own
+    range (TRL, verl and Predibase rewards are any float: -1 for wrong, 2.0 for right...)."""
+    if not scores or (min(scores) >= 0.0 and max(scores) <= 1.0):
+        return 0.0, 1.0
+    low, high = min(scores), max(scores)
+    return (low - 0.5, high + 0.5) if low == high else (low, high)
+
+
+def histogram(scores: Sequence[float]) -> list[HistogramBin]:
+    """BINS equal bins over histogram_range; the top bin includes its upper end."""
+    low, high = histogram_range(scores)
+    span = high - low
     counts = [0] * BINS
     for score in scores:
-        counts[min(max(int(score * BINS), 0), BINS - 1)] += 1
-    histogram = [
-        HistogramBin(start=i / BINS, end=(i + 1) / BINS, count=n) for i, n in enumerate(counts)
+        counts[min(max(int((score - low) * BINS / span), 0), BINS - 1)] += 1
+    return [
+        HistogramBin(start=low + span * i / BINS, end=low + span * (i + 1) / BINS, count=n)
+        for i, n in enumerate(counts)
     ]
+
+
+def summarize(results: Sequence[PreviewResult], duration_ms: float) -> PreviewSummary:
+    scores = [r.score for r in results if r.is_score_valid and r.score is not None]
     return PreviewSummary(
         count=len(results),
         mean_score=sum(scores) / len(scores) if scores else None,
         valid=len(scores),
         invalid=len(results) - len(scores),
-        histogram=histogram,
+        histogram=histogram(scores),
         duration_ms=duration_ms,
     )
 
