@@ -244,7 +244,7 @@
       try {
         const response = await fetch("/api/v1/evaluators/preview/stream", {
           method: "POST", headers: headers(), signal: controller.signal,
-          body: JSON.stringify(Object.assign({ code: ctx.code(), dataset_id: dataset.id }, scope.body)),
+          body: JSON.stringify(Object.assign({ code: ctx.code(), requirements: ctx.requirements(), dataset_id: dataset.id }, scope.body)),
         });
         if (!response.ok) {
           const body = await response.json().catch(() => ({ detail: response.statusText }));
