@@ -53,8 +53,9 @@ def install_reward_kit() -> None:
     """Make `reward_kit` and its public modules importable (see reward_kit_shim)."""
     from . import reward_kit_shim
     from .reward_kit_shim import functions, models, rewards, typed_interface
+    from .reward_kit_shim.rewards import accuracy, accuracy_length, length
     from .reward_kit_shim.rewards import format as format_module
-    from .reward_kit_shim.rewards import length
+    from .reward_kit_shim.rewards import math as math_module
 
     sys.modules.update(
         {
@@ -65,6 +66,9 @@ def install_reward_kit() -> None:
             "reward_kit.rewards": rewards,
             "reward_kit.rewards.length": length,
             "reward_kit.rewards.format": format_module,
+            "reward_kit.rewards.accuracy": accuracy,
+            "reward_kit.rewards.accuracy_length": accuracy_length,
+            "reward_kit.rewards.math": math_module,
         }
     )
 
