@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,26 @@ def envs_root(settings: Settings) -> Path:
 
 @cache
 def _lock_text() -> str:
-    return LOCK_FILE.read_text() if LOCK_FILE.is_file() else ""
+    """The lock, or (an installed wheel has no lock file beside it) what this interpreter has
+    installed, in the lock's name==version form: either way, the server's own versions."""
+    if LOCK_FILE.is_file():
+        return LOCK_FILE.read_text()
+    installed = {
+        canonicalize_name(d.metadata["Name"]): d.version
+        for d in metadata.distributions()
+        if d.metadata["Name"]
+    }
+    return "".join(f"{name}=={version}\n" for name, version in sorted(installed.items()))
+
+
+def _constraints_file(root: Path) -> Path:
+    """requirements.lock, or the installed versions written beside the environments."""
+    if LOCK_FILE.is_file():
+        return LOCK_FILE
+    path = root / f"constraints-{name_of([])}.txt"
+    if not path.is_file():
+        path.write_text(_lock_text())
+    return path
 
 
 def pinned() -> dict[str, str]:
@@ -142,8 +162,7 @@ def _pip(settings: Settings, target: str, requirements: list[str]) -> tuple[bool
         sys.executable, "-m", "pip", "install", "--target", target, "--no-input",
         "--disable-pip-version-check", "--no-warn-script-location", "--no-compile",
     ]  # fmt: skip
-    if LOCK_FILE.is_file():
-        command += ["-c", str(LOCK_FILE)]
+    command += ["-c", str(_constraints_file(Path(target).parent))]
     command += [*shlex.split(settings.evaluator_pip_args), *requirements]
     header = "$ " + shlex.join(command) + "\n"
     try:

@@ -205,3 +205,23 @@ def test_conflicts_are_refused_before_pip_runs(settings: Settings) -> None:
     with pytest.raises(InvalidInput, match="cannot replace the server's"):
         evaluator_envs.ensure(settings, ["numpy==1.0"])
     assert envs(settings) == []
+
+
+def test_without_a_lock_file_the_installed_versions_constrain(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An installed wheel has no requirements.lock beside it: the interpreter's own packages
+    # are the constraints instead.
+    from importlib import metadata
+
+    monkeypatch.setattr(evaluator_envs, "LOCK_FILE", tmp_path / "absent.lock")
+    evaluator_envs._lock_text.cache_clear()
+    try:
+        assert evaluator_envs.pinned()["numpy"] == metadata.version("numpy")
+        with pytest.raises(InvalidInput, match="numpy"):
+            evaluator_envs.to_install(["numpy<1"])
+        env = evaluator_envs.ensure(settings, ["tinyreward"])
+        assert env is not None and env.status == "ready"
+        assert "constraints-" in env.log
+    finally:
+        evaluator_envs._lock_text.cache_clear()
