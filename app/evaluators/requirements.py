@@ -70,13 +70,41 @@ def normalize(requirements: Iterable[str]) -> list[str]:
     return sorted({check_requirement(text, i) for i, text in enumerate(items)})
 
 
+def _literal_strings(value: ast.expr | None, what: str, line: int) -> list[str]:
+    items = value.elts if isinstance(value, ast.List | ast.Tuple) else None
+    texts = [e.value for e in items or [] if isinstance(e, ast.Constant)]
+    if items is None or len(texts) != len(items) or not all(isinstance(t, str) for t in texts):
+        raise EvaluatorCodeError(f"{what} must be a list of strings written out in the code", line)
+    return [str(t) for t in texts]
+
+
+def _decorator_requirements(node: ast.stmt) -> list[str]:
+    """reward-kit's `@reward_function(requirements=[...])` on a top-level function."""
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return []
+    out: list[str] = []
+    for decorator in node.decorator_list:
+        if not isinstance(decorator, ast.Call):
+            continue
+        func = decorator.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        for keyword in decorator.keywords if name == "reward_function" else []:
+            if keyword.arg == "requirements":
+                what = "@reward_function(requirements=...)"
+                out += _literal_strings(keyword.value, what, decorator.lineno)
+    return out
+
+
 def requirements_in_code(source: str) -> list[str]:
-    """The module-level `REQUIREMENTS = [...]` list of string literals, if the code has one."""
+    """What the code declares: a module-level `REQUIREMENTS = [...]` list of string literals
+    and reward-kit's `@reward_function(requirements=[...])`."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []  # the entry-point check reports it
+    out: list[str] = []
     for node in tree.body:
+        out += _decorator_requirements(node)
         value: ast.expr | None
         if isinstance(node, ast.Assign):
             target, value = node.targets[0], node.value
@@ -84,17 +112,9 @@ def requirements_in_code(source: str) -> list[str]:
             target, value = node.target, node.value
         else:
             continue
-        if not (isinstance(target, ast.Name) and target.id == CODE_VARIABLE):
-            continue
-        items = value.elts if isinstance(value, ast.List | ast.Tuple) else None
-        texts = [e.value for e in items or [] if isinstance(e, ast.Constant)]
-        if items is None or len(texts) != len(items) or not all(isinstance(t, str) for t in texts):
-            raise EvaluatorCodeError(
-                f"{CODE_VARIABLE} must be a list of strings written out in the code",
-                node.lineno,
-            )
-        return [str(t) for t in texts]
-    return []
+        if isinstance(target, ast.Name) and target.id == CODE_VARIABLE:
+            out += _literal_strings(value, CODE_VARIABLE, node.lineno)
+    return out
 
 
 def declared(requirements: Iterable[str] | None, code: object) -> list[str]:

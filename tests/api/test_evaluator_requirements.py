@@ -114,6 +114,26 @@ def test_requirements_written_in_the_code_are_read(
     assert third["requirements"] == [] and third["environment"] is None
 
 
+def test_reward_kits_decorator_declares_requirements(
+    client: TestClient, alice: Account, settings: Settings
+) -> None:
+    code = """import tinyreward
+from reward_kit import reward_function
+
+
+@reward_function(requirements=["tinyreward==0.1"])
+def evaluate(messages, **kwargs):
+    return tinyreward.SCORE
+"""
+    body = create(client, alice, code=code).json()
+    assert body["requirements"] == ["tinyreward==0.1"]
+    assert body["environment"]["status"] == "ready"
+    dataset = upload(client, alice, rows_bytes(1)).json()["id"]
+    preview = {"code": code, "dataset_id": dataset}
+    results = client.post(f"{EVALUATORS}/preview", json=preview, headers=alice.headers).json()
+    assert [r["score"] for r in results["results"]] == [0.75]
+
+
 def test_a_second_use_installs_nothing(settings: Settings) -> None:
     first = evaluator_envs.ensure(settings, ["tinyreward==0.1"])
     assert first is not None and first.status == "ready"
