@@ -1,6 +1,7 @@
 """Environments for evaluators' declared requirements, built OUTSIDE the sandbox.
 
-`pip install --target <data>/evaluator-envs/<hash>` in a subprocess with a time limit,
+`pip install --target <data>/evaluator-envs/<hash> --only-binary=:all:` in a subprocess with a
+time limit (wheels only: an sdist's build would run its code here, outside the sandbox),
 constrained by requirements.lock (`-c`), so an evaluator's packages can never be other versions
 of the server's own. Requirements that name a locked package at another version are refused
 before pip runs; ones the lock already satisfies are not installed again. The hash covers the
@@ -161,6 +162,8 @@ def _pip(settings: Settings, target: str, requirements: list[str]) -> tuple[bool
     command = [
         sys.executable, "-m", "pip", "install", "--target", target, "--no-input",
         "--disable-pip-version-check", "--no-warn-script-location", "--no-compile",
+        # Wheels only: building an sdist runs its setup code here, outside the sandbox.
+        "--only-binary=:all:",
     ]  # fmt: skip
     command += ["-c", str(_constraints_file(Path(target).parent))]
     command += [*shlex.split(settings.evaluator_pip_args), *requirements]

@@ -89,6 +89,7 @@ def test_declared_package_installs_with_its_log_and_scores_in_preview(
     assert env["status"] == "ready" and env["packages"] == ["tinyreward==0.1"]
     assert "Successfully installed tinyreward-0.1" in env["log"]
     assert "--no-index" in env["log"] and "-c" in env["log"]  # the operator's args, the lock
+    assert "--only-binary=:all:" in env["log"]  # no sdist build runs code outside the sandbox
     read = client.get(f"{EVALUATORS}/{body['id']}", headers=alice.headers).json()
     assert read["environment"]["status"] == "ready"
 
@@ -245,3 +246,23 @@ def test_without_a_lock_file_the_installed_versions_constrain(
         assert "constraints-" in env.log
     finally:
         evaluator_envs._lock_text.cache_clear()
+
+
+def test_the_environment_is_read_only_in_the_sandbox(settings: Settings) -> None:
+    env = evaluator_envs.ensure(settings, ["tinyreward==0.1"])
+    assert env is not None
+    code = """import tinyreward
+
+def evaluate(messages, **kwargs):
+    with open(tinyreward.__file__, "a") as f:
+        f.write("SCORE = 1.0\\n")
+    return 1.0
+"""
+    envs_dir = str(evaluator_envs.envs_root(settings))
+    with EvaluatorPool(size=1, timeout_s=10.0, envs_dir=envs_dir) as pool:
+        spec = evaluator_envs.runnable(settings, code, ["tinyreward==0.1"])
+        [result] = pool.score(spec, [Sample({"messages": [{"role": "user", "content": "?"}]}, "x")])
+    assert result.score is None and result.error is not None
+    assert "Read-only file system" in result.error or "Permission denied" in result.error
+    module = evaluator_envs.envs_root(settings) / env.name / "tinyreward" / "__init__.py"
+    assert module.read_text() == "SCORE = 0.75\n"
