@@ -207,19 +207,38 @@ def test_a_missing_import_says_what_there_is_and_how_to_declare(
 
 
 def test_training_scores_with_the_pinned_requirements(settings: Settings) -> None:
-    from worker.training.rewards import expand_components, with_envs
+    from worker.training.rewards import RewardHub
 
+    # A job pins the version's requirements; the training worker's reward hub (TRL's reward
+    # function) installs or reuses their environment and scores with it.
     pinned = {"id": 1, "name": "uses-pkg", "version": 1, "weight": 1.0, "components": None}
     pinned |= {"code": USES_PACKAGE, "requirements": ["tinyreward==0.1"]}
-    [evaluator] = expand_components(with_envs(settings, [pinned]))
     row = {"messages": [{"role": "user", "content": "?"}]}
     envs_dir = str(evaluator_envs.envs_root(settings))
     with EvaluatorPool(size=1, timeout_s=10.0, envs_dir=envs_dir) as pool:
-        [result] = pool.score(evaluator["code"], [Sample(row, "x")])
+        hub = RewardHub(pool, [pinned], tenant="user-1", settings=settings)
+        [[result]] = hub.score([row], ["x"])
         # Without the environment, the same code cannot import the package.
         [bare] = pool.score(USES_PACKAGE, [Sample(row, "x")])
     assert result.score == 0.75
     assert bare.score is None and "tinyreward" in (bare.reason or "")
+
+
+def test_every_component_of_a_module_gets_the_environment(settings: Settings) -> None:
+    from worker.training.rewards import RewardHub
+
+    code = (
+        "import tinyreward\n\n"
+        "def correctness_reward(prompt, completion, example):\n    return tinyreward.SCORE\n\n"
+        "def format_reward(prompt, completion, example):\n    return tinyreward.SCORE / 3\n"
+    )
+    pinned = {"id": 1, "name": "two", "version": 1, "weight": 1.0, "components": None}
+    pinned |= {"code": code, "requirements": ["tinyreward==0.1"]}
+    envs_dir = str(evaluator_envs.envs_root(settings))
+    with EvaluatorPool(size=1, timeout_s=10.0, envs_dir=envs_dir) as pool:
+        hub = RewardHub(pool, [pinned], tenant="user-1", settings=settings)
+        scores = hub.score([{"prompt": "p"}], ["x"])
+    assert [[r.score for r in per] for per in scores] == [[0.75], [0.25]]
 
 
 def test_conflicts_are_refused_before_pip_runs(settings: Settings) -> None:
