@@ -3,8 +3,9 @@
 Isolation with bubblewrap (`bwrap`):
   * new ipc/pid/net/uts/cgroup namespaces — no network, no view of other processes;
   * a fresh root holding read-only binds of only what Python needs: /usr, /lib*, /bin, the
-    Python install and the venv, and this package (mounted as `rft_evaluators`). Not the repo,
-    not the data dir, not /work, not /root;
+    Python install and the venv, this package (mounted as `rft_evaluators`) and the declared-
+    requirements environments (<data>/evaluator-envs at /opt/rft-envs). Not the repo, not the
+    rest of the data dir, not /work, not /root;
   * private /proc, minimal /dev, a 64 MiB tmpfs /tmp; --die-with-parent; --clearenv;
   * no user namespace on purpose: as root, bwrap's user namespace maps the sandbox's uid 0 to the
     host's root, with capabilities over root-owned files. Instead the worker starts with only
