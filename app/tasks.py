@@ -79,6 +79,7 @@ class EvaluatorPin(Message):
     weight: float
     components: dict[str, float] | None = None  # a subset of the module's reward functions
     code: str
+    requirements: list[str] = []  # declared packages: the worker installs (or reuses) their env
 
 
 class JobSpec(BaseModel):

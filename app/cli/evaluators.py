@@ -99,7 +99,8 @@ def _print_summary(summary: dict[str, Any], isolation: str | None) -> None:
     counts = [b["count"] for b in summary["histogram"]]
     top = max(counts) or 1
     bars = "".join(BARS[round(n / top * (len(BARS) - 1))] for n in counts)
-    out.print(f"scores 0 [cyan]{bars}[/] 1   ({' '.join(map(str, counts))})")
+    low, high = summary["histogram"][0]["start"], summary["histogram"][-1]["end"]
+    out.print(f"scores {low:g} [cyan]{bars}[/] {high:g}   ({' '.join(map(str, counts))})")
     if isolation and isolation != "bubblewrap":
         out.print(f"[yellow]isolation reduced: {isolation} (install bubblewrap)[/]")
 

@@ -113,6 +113,16 @@ class Settings(BaseSettings):
     evaluator_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Wall-clock limit for one evaluator call on one row."
     )
+    evaluator_pip_args: str = Field(
+        default="",
+        description="Extra pip arguments for installing evaluators' declared requirements "
+        "(split like a shell command line), e.g. '--index-url https://pypi.example/simple' for "
+        "a mirror, or '--no-index --find-links /srv/wheels' offline. Requirements install "
+        "outside the sandbox into <data_dir>/evaluator-envs, constrained by requirements.lock.",
+    )
+    evaluator_pip_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="Time limit for installing one set of requirements."
+    )
     evaluator_memory_bytes: int = Field(
         default=1 << 30, ge=64 << 20, description="Address-space limit of each evaluator process."
     )

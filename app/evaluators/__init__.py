@@ -4,7 +4,13 @@ Everything here uses relative imports: inside the sandbox this package is mounte
 `rft_evaluators`, without the rest of the app.
 """
 
-from .contract import EvaluatorSpec, check_code, component_spec, load_evaluator_spec
+from .contract import (
+    EvaluatorSpec,
+    check_code,
+    component_spec,
+    load_evaluator_spec,
+    with_env,
+)
 from .pool import EvaluatorPool
 from .results import EvaluateResult, Message, MetricResult, reward_function
 from .starters import Template, get_template, list_templates
@@ -29,4 +35,5 @@ __all__ = [
     "list_templates",
     "load_evaluator_spec",
     "reward_function",
+    "with_env",
 ]

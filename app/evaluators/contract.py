@@ -76,13 +76,23 @@ def load_evaluator_spec(evaluator: str | Mapping[str, Any] | EvaluatorSpec) -> E
     return EvaluatorSpec(key=_digest("code", evaluator), entry=entry, code=evaluator)
 
 
+def with_env(spec: EvaluatorSpec, env: str | None) -> EvaluatorSpec:
+    """The evaluator run with its declared-requirements environment on sys.path. The key
+    changes with it: a worker serves one key, so it never mixes two environments."""
+    if env is None or spec.entry.env == env:
+        return spec
+    entry = msgspec.structs.replace(spec.entry, env=env)
+    return msgspec.structs.replace(spec, key=_digest(f"env:{env}", spec.key), entry=entry)
+
+
 def component_spec(evaluator: str | Mapping[str, Any] | EvaluatorSpec, name: str) -> EvaluatorSpec:
     """One reward function of a module with several (a job trains each as its own component)."""
     spec = load_evaluator_spec(evaluator)
     if spec.code is None or (len(spec.entry.components) <= 1 and spec.entry.name == name):
         return spec
     entry = select_component(spec.entry, name)
-    return EvaluatorSpec(key=_digest(f"code:{name}", spec.code), entry=entry, code=spec.code)
+    component = EvaluatorSpec(key=_digest(f"code:{name}", spec.code), entry=entry, code=spec.code)
+    return with_env(component, spec.entry.env)
 
 
 def check_code(code: str | Mapping[str, Any]) -> EntryPointInfo:

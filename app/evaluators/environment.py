@@ -6,6 +6,9 @@ rewards import. They live in the server's own environment, which the sandbox bin
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import os
 import sys
 from importlib import metadata
 
@@ -24,9 +27,35 @@ PACKAGES: tuple[tuple[str, str, str], ...] = (
     ("pydantic", "pydantic", "structured output"),
 )
 DECLARE_HINT = (
-    "extra packages are not installed per evaluator: ask the operator to add them to the "
-    "evaluator environment (the server's Python environment)"
+    "to use another package, declare it in the evaluator's requirements (the Requirements "
+    'field in the IDE, "requirements" in the API, or REQUIREMENTS = ["package>=1.0"] in the '
+    "code): it is installed outside the sandbox from the operator's package index"
 )
+ENVS_DIR: str | None = None  # where declared environments are, as this worker sees it
+_ACTIVE: list[str] = []  # the declared environments on this worker's sys.path
+
+
+def use_env(name: str) -> None:
+    """Put an evaluator's declared-requirements environment on sys.path, after the server's
+    own packages (they always win: the environment only adds packages)."""
+    if ENVS_DIR is None or not name.isalnum():
+        return
+    path = os.path.join(ENVS_DIR, name)
+    if path not in sys.path:
+        sys.path.append(path)
+        _ACTIVE.append(path)
+        importlib.invalidate_caches()
+
+
+def _declared_packages() -> list[str]:
+    """Distributions in the active declared environments, for the missing-import message."""
+    out = []
+    for path in _ACTIVE:
+        with contextlib.suppress(OSError):
+            for entry in sorted(os.listdir(path)):
+                if entry.endswith(".dist-info"):
+                    out.append(entry.removesuffix(".dist-info").replace("-", "==", 1))
+    return out
 
 
 def _version(distribution: str) -> str | None:
@@ -53,7 +82,9 @@ def missing_import_hint(module: str | None) -> str:
             f"'{top}' is installed but could not be read by the sandbox user (is the "
             "interpreter's directory readable by other users?)"
         )
+    declared = _declared_packages()
+    also = f"; declared for this evaluator: {', '.join(declared)}" if declared else ""
     return (
         f"'{top}' is not in the evaluator environment, which has: {there}, and the standard "
-        f"library; {DECLARE_HINT}"
+        f"library{also}; {DECLARE_HINT}"
     )

@@ -11,7 +11,7 @@ from typing import Any
 from .formula import evaluate_formula, parse_formula
 from .grader_specs import render
 from .loader import exec_module
-from .textsim import METRICS
+from .textsim import METRICS, prepare_metric
 from .validate import check_score, describe
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -33,6 +33,7 @@ def build(spec: Mapping[str, Any], key: str, llm: Mapping[str, Any] | None) -> _
     if kind == "string_check":
         return lambda sample, item: _string_check(spec, sample, item)
     if kind == "text_similarity":
+        prepare_metric(spec["evaluation_metric"])  # at load, not inside a row's time limit
         return lambda sample, item: _text_similarity(spec, sample, item)
     if kind == "score_model":
         return lambda sample, item: _score_model(spec, sample, item, llm)

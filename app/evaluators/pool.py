@@ -145,6 +145,7 @@ class EvaluatorPool:
         nproc: int = 64,
         unsafe_no_sandbox: bool | None = None,
         per_owner: int | None = None,
+        envs_dir: str | None = None,
     ) -> None:
         """size: workers (default os.cpu_count()); timeout_s: wall-clock limit per row (per
         call for batch evaluators); allow_network: run evaluators that declare
@@ -156,12 +157,14 @@ class EvaluatorPool:
         Without bubblewrap and without this opt-in the pool refuses to start
         (SandboxUnavailable): untrusted code never runs unconfined by accident;
         per_owner: workers one tenant may hold at once (default: all of them).
-        While several tenants want workers, each gets an equal share first."""
+        While several tenants want workers, each gets an equal share first;
+        envs_dir: where declared-requirement environments are (bound read-only)."""
         self.size = max(1, size or os.cpu_count() or 1)
         self.timeout_s = float(timeout_s)
         self.allow_network = allow_network
         self.llm_endpoint = dict(llm_endpoint) if llm_endpoint else None
-        self._launcher = Launcher(Limits(memory_bytes=memory_bytes, nproc=nproc), use_bwrap)
+        limits = Limits(memory_bytes=memory_bytes, nproc=nproc)
+        self._launcher = Launcher(limits, use_bwrap, envs_dir)
         self.isolation: str = self._launcher.isolation
         if unsafe_no_sandbox is None:
             unsafe_no_sandbox = unsafe_opt_in()

@@ -22,7 +22,7 @@ import msgspec
 from . import graders
 from .calls import BatchLog, Part, batch_call, invoke, make_part
 from .capture import USER_FILENAME, OutputCapture, format_user_error, register_source
-from .environment import missing_import_hint
+from .environment import missing_import_hint, use_env
 from .loader import exec_module, forget_module
 from .rows import RowError, Turn, split_row
 from .validate import judge, judge_batch, merge_components
@@ -53,8 +53,9 @@ def install_reward_kit() -> None:
     """Make `reward_kit` and its public modules importable (see reward_kit_shim)."""
     from . import reward_kit_shim
     from .reward_kit_shim import functions, models, rewards, typed_interface
+    from .reward_kit_shim.rewards import accuracy, accuracy_length, length
     from .reward_kit_shim.rewards import format as format_module
-    from .reward_kit_shim.rewards import length
+    from .reward_kit_shim.rewards import math as math_module
 
     sys.modules.update(
         {
@@ -65,6 +66,9 @@ def install_reward_kit() -> None:
             "reward_kit.rewards": rewards,
             "reward_kit.rewards.length": length,
             "reward_kit.rewards.format": format_module,
+            "reward_kit.rewards.accuracy": accuracy,
+            "reward_kit.rewards.accuracy_length": accuracy_length,
+            "reward_kit.rewards.math": math_module,
         }
     )
 
@@ -100,6 +104,8 @@ def _failure(exc: BaseException, prefix: str = "", called_as: str = "") -> Sampl
 def load(key: str, payload: Mapping[str, Any], llm: Mapping[str, Any] | None) -> Loaded:
     """Compile the evaluator once; raises whatever user code raises at import time."""
     entry: EntryPointInfo = payload["entry"]
+    if entry.env:
+        use_env(entry.env)
     if entry.kind == "grader_spec":
         grade = graders.build(payload["grader"], key, llm)
         return Loaded(entry, [Part("grader_spec", entry.name, grade, False, None, ())], None, None)

@@ -3,8 +3,9 @@
 Isolation with bubblewrap (`bwrap`):
   * new ipc/pid/net/uts/cgroup namespaces — no network, no view of other processes;
   * a fresh root holding read-only binds of only what Python needs: /usr, /lib*, /bin, the
-    Python install and the venv, and this package (mounted as `rft_evaluators`). Not the repo,
-    not the data dir, not /work, not /root;
+    Python install and the venv, this package (mounted as `rft_evaluators`) and the declared-
+    requirements environments (<data>/evaluator-envs at /opt/rft-envs). Not the repo, not the
+    rest of the data dir, not /work, not /root;
   * private /proc, minimal /dev, a 64 MiB tmpfs /tmp; --die-with-parent; --clearenv;
   * no user namespace on purpose: as root, bwrap's user namespace maps the sandbox's uid 0 to the
     host's root, with capabilities over root-owned files. Instead the worker starts with only
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 SANDBOX_RUNTIME = "/opt/rft-runtime"
 SANDBOX_PACKAGE = "rft_evaluators"
+SANDBOX_ENVS = "/opt/rft-envs"
 _RUNNER = "from {package}.sandbox_worker import main; main()"
 _UIDS = itertools.count((os.getpid() % 4096) * 1024)
 _UID_BASE = 1_000_000
@@ -166,8 +168,11 @@ def _tasks_of_uid(uid: int) -> int:
 class Launcher:
     """Builds worker command lines for one isolation mode."""
 
-    def __init__(self, limits: Limits, use_bwrap: bool | None = None) -> None:
+    def __init__(
+        self, limits: Limits, use_bwrap: bool | None = None, envs_dir: str | None = None
+    ) -> None:
         self.limits = limits
+        self.envs_dir = envs_dir
         self.root = os.geteuid() == 0
         bwrap = shutil.which("bwrap")
         usable = bwrap_usable(bwrap) if use_bwrap is not False else False
@@ -186,11 +191,25 @@ class Launcher:
         ]  # fmt: skip
         if network:
             runner_args.append("--network")
+        binds, envs_args = self._declared_envs()
+        runner_args += envs_args
         if self.bwrap:
             prefix = bwrap_command(self.bwrap, self.limits, network=network, root=self.root)
+            prefix[-1:-1] = binds
             code = _RUNNER.format(package=SANDBOX_PACKAGE)
             return [*prefix, sys.executable, "-c", code, *runner_args]
         return [sys.executable, "-c", _RUNNER.format(package=__package__), *runner_args]
+
+    def _declared_envs(self) -> tuple[list[str], list[str]]:
+        """Evaluators' declared-requirement environments (built outside, services/
+        evaluator_envs.py): the folder bound read-only at SANDBOX_ENVS (the host path without
+        bubblewrap); a worker appends only its own evaluator's environment to sys.path."""
+        if not self.envs_dir:
+            return [], []
+        os.makedirs(self.envs_dir, mode=0o755, exist_ok=True)
+        if not self.bwrap:
+            return [], ["--envs-dir", self.envs_dir]
+        return ["--ro-bind", self.envs_dir, SANDBOX_ENVS], ["--envs-dir", SANDBOX_ENVS]
 
     def _nproc_limit(self) -> int:
         """RLIMIT_NPROC counts every task of the worker's real uid, host-wide. As root each

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from . import protocol, seccomp
+from . import environment, protocol, seccomp
 from .capture import OutputCapture
 from .limits import FLUSH_BYTES, approx_size, bound_result
 from .runtime import Runtime, install_reward_kit
@@ -34,6 +34,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--fsize", type=int, required=True)
     parser.add_argument("--progress-fd", type=int, required=True)
     parser.add_argument("--network", action="store_true")
+    parser.add_argument("--envs-dir", default=None)
     return parser.parse_args(argv)
 
 
@@ -201,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         problems.append("seccomp: unsupported architecture")
     install_reward_kit()
+    environment.ENVS_DIR = args.envs_dir
     capture = OutputCapture()
     guard = _CpuGuard(10.0)
     progress = _Progress(writer, guard)

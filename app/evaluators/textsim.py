@@ -4,25 +4,26 @@ fuzzy_match is rapidfuzz's WRatio with its default processing, divided by 100 â€
 number (the graders guide's "fuzzy wuzzy was a bear" / "fuzzy wuzzy had no hair" gives 0.756).
 ROUGE tokenises as Google's rouge-score does (lower case, runs of [a-z0-9], no stemming) and
 gives its F-measure; rouge-score itself is not imported because it pulls in NLTK (seconds per
-sandbox worker start), and the tests check the two agree. BLEU, GLEU and METEOR are computed
-here without NLTK data (METEOR: exact matches only; WordNet synonyms need a download).
+sandbox worker start), and the tests check the two agree.
+
+BLEU, GLEU and METEOR are NLTK's own functions called as the public OpenAI-grader evaluators
+(Azure AI Evaluation's BleuScore/GleuScore/MeteorScore) call them: nltk.word_tokenize tokens,
+sentence_bleu with smoothing method4, sentence_gleu, meteor_score(alpha=0.9, beta=3, gamma=0.5).
+OpenAI publishes no reference numbers for these three. NLTK is imported on first use. Without
+NLTK's data (punkt_tab, wordnet: `python -m nltk.downloader punkt_tab wordnet` on the server),
+sentences split after . ! ? and METEOR matches exact words and Porter stems but no synonyms.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 
 from rapidfuzz import fuzz, utils
-
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
 
 
 def _ngrams(words: list[str], n: int) -> Counter[tuple[str, ...]]:
@@ -42,60 +43,97 @@ def fuzzy_match(candidate: str, reference: str) -> float:
     return float(fuzz.WRatio(candidate, reference, processor=utils.default_process)) / 100.0
 
 
-def bleu(candidate: str, reference: str, max_n: int = 4) -> float:
-    """Sentence BLEU with add-one smoothing for n > 1 (Lin & Och) and a brevity penalty."""
-    cand, ref = tokens(candidate), tokens(reference)
-    if not cand or not ref:
-        return 1.0 if cand == ref else 0.0
-    order = min(max_n, len(cand))
-    log_sum = 0.0
-    for n in range(1, order + 1):
-        overlap = _ngrams(cand, n) & _ngrams(ref, n)
-        matches, total = sum(overlap.values()), len(cand) - n + 1
-        if n > 1:
-            matches, total = matches + 1, total + 1
-        if matches == 0:
-            return 0.0
-        log_sum += math.log(matches / total)
-    brevity = 1.0 if len(cand) > len(ref) else math.exp(1 - len(ref) / len(cand))
-    return brevity * math.exp(log_sum / order)
+class _NoSynonyms:
+    """Stands in for WordNet when its data is not installed: METEOR's synonym stage finds none."""
+
+    @staticmethod
+    def synsets(word: str) -> list[Any]:
+        return []
 
 
-def gleu(candidate: str, reference: str, max_n: int = 4) -> float:
-    """Google-BLEU: min(precision, recall) over all 1..4-grams pooled together."""
-    cand, ref = tokens(candidate), tokens(reference)
+def _has_nltk_data(resource: str) -> bool:
+    import nltk.data
+
+    try:
+        nltk.data.find(resource)
+    except LookupError:
+        return False
+    return True
+
+
+@functools.cache
+def _nltk() -> SimpleNamespace:
+    """NLTK, imported on first use only (about a second; most graders never need it)."""
+    from nltk.stem.porter import PorterStemmer
+    from nltk.tokenize import NLTKWordTokenizer, word_tokenize
+    from nltk.translate import bleu_score, gleu_score, meteor_score
+
+    if _has_nltk_data("corpora/wordnet.zip") or _has_nltk_data("corpora/wordnet"):
+        from nltk.corpus import wordnet
+    else:
+        wordnet = _NoSynonyms()
+    punkt = _has_nltk_data("tokenizers/punkt_tab/english/")
+    return SimpleNamespace(
+        word_tokenize=word_tokenize if punkt else None,
+        words=NLTKWordTokenizer().tokenize,
+        bleu=bleu_score,
+        gleu=gleu_score.sentence_gleu,
+        meteor=meteor_score.meteor_score,
+        stemmer=PorterStemmer(),
+        wordnet=wordnet,
+    )
+
+
+NLTK_METRICS = ("bleu", "gleu", "meteor")
+
+
+def prepare_metric(metric: str) -> None:
+    """Import what a metric needs ahead of its first row (NLTK's import takes about a second)."""
+    if metric in NLTK_METRICS:
+        _nltk()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def nltk_tokens(text: str) -> list[str]:
+    """nltk.word_tokenize (what Azure's OpenAI-grader evaluators tokenise with): Punkt sentences
+    when its data is installed, else sentences split after . ! ?, then the Treebank words."""
+    nltk = _nltk()
+    if nltk.word_tokenize is not None:
+        return list(nltk.word_tokenize(text))
+    return [word for sentence in _SENTENCE_END.split(text) for word in nltk.words(sentence)]
+
+
+def bleu(candidate: str, reference: str) -> float:
+    """NLTK's sentence_bleu, 4-gram, NIST geometric smoothing (method4), case-sensitive."""
+    nltk = _nltk()
+    cand, ref = nltk_tokens(candidate), nltk_tokens(reference)
     if not cand or not ref:
         return 1.0 if cand == ref else 0.0
-    matches = cand_total = ref_total = 0
-    for n in range(1, max_n + 1):
-        cand_grams, ref_grams = _ngrams(cand, n), _ngrams(ref, n)
-        matches += sum((cand_grams & ref_grams).values())
-        cand_total += sum(cand_grams.values())
-        ref_total += sum(ref_grams.values())
-    return matches / max(cand_total, ref_total)
+    smoothing = nltk.bleu.SmoothingFunction().method4
+    return float(nltk.bleu.sentence_bleu([ref], cand, smoothing_function=smoothing))
+
+
+def gleu(candidate: str, reference: str) -> float:
+    """NLTK's sentence_gleu (Google-BLEU: min of 1-4-gram precision and recall)."""
+    cand, ref = nltk_tokens(candidate), nltk_tokens(reference)
+    if not cand or not ref:
+        return 1.0 if cand == ref else 0.0
+    return float(_nltk().gleu([ref], cand))
 
 
 def meteor(candidate: str, reference: str) -> float:
-    """METEOR with exact unigram matching only (no stemming/synonyms: they need WordNet)."""
-    cand, ref = tokens(candidate), tokens(reference)
+    """NLTK's meteor_score (alpha 0.9, beta 3, gamma 0.5): exact, Porter-stem and, when WordNet's
+    data is installed, synonym matches, lower-cased."""
+    nltk = _nltk()
+    cand, ref = nltk_tokens(candidate), nltk_tokens(reference)
     if not cand or not ref:
         return 1.0 if cand == ref else 0.0
-    used = [False] * len(ref)
-    alignment: list[int] = []
-    for word in cand:
-        for j, ref_word in enumerate(ref):
-            if not used[j] and ref_word == word:
-                used[j] = True
-                alignment.append(j)
-                break
-    matches = len(alignment)
-    if matches == 0:
-        return 0.0
-    precision, recall = matches / len(cand), matches / len(ref)
-    f_mean = 10 * precision * recall / (recall + 9 * precision)
-    chunks = 1 + sum(1 for a, b in itertools.pairwise(alignment) if b != a + 1)
-    penalty = 0.5 * (chunks / matches) ** 3
-    return f_mean * (1 - penalty)
+    score = nltk.meteor(
+        [ref], cand, alpha=0.9, beta=3.0, gamma=0.5, stemmer=nltk.stemmer, wordnet=nltk.wordnet
+    )
+    return float(score)
 
 
 def rouge_n(candidate: str, reference: str, n: int) -> float:

@@ -94,6 +94,8 @@ class EntryPointInfo(msgspec.Struct, frozen=True):
     is_async: bool = False
     needs_network: bool = False
     components: tuple[Component, ...] = ()
+    # The declared-requirements environment (its folder name) the worker adds to sys.path.
+    env: str | None = None
 
     def component_names(self) -> list[str]:
         return [c.name for c in self.components] or [self.name]

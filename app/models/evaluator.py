@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, TimestampMixin, utcnow
@@ -44,3 +44,6 @@ class EvaluatorVersion(TimestampMixin, Base):
     version: Mapped[int]
     code: Mapped[str] = mapped_column(Text)
     note: Mapped[str] = mapped_column(String(500), default="")
+    # Declared extra packages (PEP 508 strings, canonical and sorted): installed outside the
+    # sandbox into an environment of their own (services/evaluator_envs.py).
+    requirements: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.evaluators import EvaluatorCodeError, Template, check_code
+from app.evaluators.requirements import MAX_REQUIREMENT_CHARS, MAX_REQUIREMENTS
 from app.models import Evaluator, EvaluatorVersion
 from app.schemas.common import MAX_ID, DbId, InputModel, OutputModel
 
@@ -26,10 +27,42 @@ def _note() -> Any:
     return Field(default="", max_length=500, description="What this version changes.")
 
 
+REQUIREMENTS_DESCRIPTION = (
+    "Extra packages the code imports (PEP 508: name, extras, version specifiers; no URLs, "
+    f"paths or pip options; at most {MAX_REQUIREMENTS}). Merged with a REQUIREMENTS = [...] "
+    "list in the code. Installed outside the sandbox into a cached environment, constrained "
+    "by the server's requirements.lock (a requirement conflicting with it is refused)."
+)
+
+
+def _requirements(update: bool = False) -> Any:
+    extra = " Omitted: the latest version's; [] clears them." if update else ""
+    return Field(
+        default=None,
+        max_length=MAX_REQUIREMENTS,
+        description=REQUIREMENTS_DESCRIPTION + extra,
+    )
+
+
+Requirements = list[Annotated[str, StringConstraints(max_length=MAX_REQUIREMENT_CHARS)]] | None
+
+
+class EnvironmentStatus(BaseModel):
+    name: str = Field(description="The environment's hash (its folder under evaluator-envs).")
+    status: str = Field(description='"ready", "failed" (see log) or "not built".')
+    log: str = Field(description="pip's output when it was built (64 KiB at most).")
+    packages: list[str] = Field(description="What it holds, as name==version.")
+
+    @classmethod
+    def of(cls, env: Any) -> EnvironmentStatus | None:
+        return None if env is None else cls(**vars(env))
+
+
 class EvaluatorCreate(InputModel):
     name: Name = Field(description=NAME_DESCRIPTION)
     code: Code = Field(description=CODE_DESCRIPTION)
     note: str = _note()
+    requirements: Requirements = _requirements()
 
 
 class EvaluatorUpdate(InputModel):
@@ -38,12 +71,14 @@ class EvaluatorUpdate(InputModel):
         default=None, description="New code: saved as a new version when it differs."
     )
     note: str = _note()
+    requirements: Requirements = _requirements(update=True)
 
 
 class EvaluatorVersionPublic(OutputModel):
     version: int
     code: str
     note: str
+    requirements: list[str]
     created_at: datetime
 
 
@@ -59,11 +94,17 @@ class EvaluatorPublic(BaseModel):
     )
     entry_point: str | None = Field(description="Name of the entry point function or grader.")
     needs_network: bool
+    requirements: list[str] = Field(description="The latest version's declared packages.")
+    environment: EnvironmentStatus | None = Field(
+        default=None,
+        description="Their installed environment with pip's log (null without requirements, "
+        "and in lists).",
+    )
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Evaluator) -> EvaluatorPublic:
+    def of(cls, row: Evaluator, env: Any = None) -> EvaluatorPublic:
         latest: EvaluatorVersion = row.latest
         try:
             entry = check_code(latest.code)
@@ -79,6 +120,8 @@ class EvaluatorPublic(BaseModel):
             kind=kind,
             entry_point=name,
             needs_network=network,
+            requirements=list(latest.requirements or []),
+            environment=EnvironmentStatus.of(env),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -106,6 +149,7 @@ class TemplatePublic(BaseModel):
 
 class PreviewRequest(InputModel):
     code: Code = Field(description=CODE_DESCRIPTION)
+    requirements: Requirements = _requirements()
     dataset_id: DbId = Field(description="One of your datasets; its rows are scored.")
     rows: list[Annotated[int, Field(ge=0, le=MAX_ID)]] | None = Field(
         default=None,
@@ -149,7 +193,10 @@ class PreviewSummary(BaseModel):
     mean_score: float | None = Field(description="Mean of the valid scores; null when none.")
     valid: int
     invalid: int
-    histogram: list[HistogramBin] = Field(description="Valid scores in 10 bins over 0-1.")
+    histogram: list[HistogramBin] = Field(
+        description="Valid scores in 10 equal bins over 0-1, or over the scores' own min-max "
+        "when any falls outside 0-1 (conventions whose rewards are any float)."
+    )
     duration_ms: float = Field(description="Wall-clock time of the whole preview.")
 
 

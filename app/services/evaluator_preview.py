@@ -16,7 +16,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core.config import Settings
 from app.core.errors import NotFound, Unavailable
-from app.evaluators import EvaluatorPool, Sample, SampleResult
+from app.evaluators import EvaluatorPool, EvaluatorSpec, Sample, SampleResult
 from app.evaluators.pool import SandboxUnavailable, isolation_in_force
 from app.models import User
 from app.schemas.evaluator import (
@@ -37,7 +37,7 @@ from app.schemas.evaluator import (
     PreviewResult,
     PreviewSummary,
 )
-from app.services import datasets, evaluators
+from app.services import datasets, evaluator_envs, evaluators
 
 log = logging.getLogger("rft.evaluators")
 BINS = 10
@@ -69,6 +69,7 @@ class SharedPool:
                         memory_bytes=self._settings.evaluator_memory_bytes,
                         unsafe_no_sandbox=self._settings.unsafe_no_sandbox,
                         per_owner=per_user,
+                        envs_dir=str(evaluator_envs.envs_root(self._settings)),
                     )
                 except SandboxUnavailable as exc:
                     raise Unavailable(f"Evaluators cannot run: {exc}") from None
@@ -96,14 +97,17 @@ class SharedPool:
 class Plan:
     """What to score: checked code and the rows read from the dataset, with their indices."""
 
-    code: str | dict[str, Any]
+    code: str | Mapping[str, Any] | EvaluatorSpec
     indices: list[int]
     samples: list[Sample]
 
 
-def plan(session: Session, owner: User, request: PreviewRequest) -> Plan:
-    """Check the code (422 naming its line), then read the rows (404 / 422 naming the field)."""
+def plan(session: Session, settings: Settings, owner: User, request: PreviewRequest) -> Plan:
+    """Check the code (422 naming its line) and its requirements (installing them when new),
+    then read the rows (404 / 422 naming the field)."""
     evaluators.check(request.code)
+    declared = evaluators.declared_requirements(request.requirements, request.code)
+    code = evaluator_envs.runnable(settings, request.code, declared)
     try:
         dataset = datasets.get(session, owner, request.dataset_id)
     except NotFound as exc:
@@ -115,7 +119,7 @@ def plan(session: Session, owner: User, request: PreviewRequest) -> Plan:
     else:
         rows = datasets.read_rows(session, owner, dataset.id, 0, request.limit)
         indices = list(range(len(rows)))
-    return Plan(request.code, indices, [Sample(row) for row in rows])
+    return Plan(code, indices, [Sample(row) for row in rows])
 
 
 def _finite(value: float | None) -> float | None:
@@ -140,20 +144,36 @@ def result_of(row_index: int, result: SampleResult) -> PreviewResult:
     )
 
 
-def summarize(results: Sequence[PreviewResult], duration_ms: float) -> PreviewSummary:
-    scores = [r.score for r in results if r.is_score_valid and r.score is not None]
+def histogram_range(scores: Sequence[float]) -> tuple[float, float]:
+    """0-1 when every score is in it (the common case keeps fixed bins); otherwise the data's own
+    range (TRL, verl and Predibase rewards are any float: -1 for wrong, 2.0 for right...)."""
+    if not scores or (min(scores) >= 0.0 and max(scores) <= 1.0):
+        return 0.0, 1.0
+    low, high = min(scores), max(scores)
+    return (low - 0.5, high + 0.5) if low == high else (low, high)
+
+
+def histogram(scores: Sequence[float]) -> list[HistogramBin]:
+    """BINS equal bins over histogram_range; the top bin includes its upper end."""
+    low, high = histogram_range(scores)
+    span = high - low
     counts = [0] * BINS
     for score in scores:
-        counts[min(max(int(score * BINS), 0), BINS - 1)] += 1
-    histogram = [
-        HistogramBin(start=i / BINS, end=(i + 1) / BINS, count=n) for i, n in enumerate(counts)
+        counts[min(max(int((score - low) * BINS / span), 0), BINS - 1)] += 1
+    return [
+        HistogramBin(start=low + span * i / BINS, end=low + span * (i + 1) / BINS, count=n)
+        for i, n in enumerate(counts)
     ]
+
+
+def summarize(results: Sequence[PreviewResult], duration_ms: float) -> PreviewSummary:
+    scores = [r.score for r in results if r.is_score_valid and r.score is not None]
     return PreviewSummary(
         count=len(results),
         mean_score=sum(scores) / len(scores) if scores else None,
         valid=len(scores),
         invalid=len(results) - len(scores),
-        histogram=histogram,
+        histogram=histogram(scores),
         duration_ms=duration_ms,
     )
 

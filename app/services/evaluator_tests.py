@@ -9,14 +9,16 @@ and inside its range. Like the preview, a run is split in ``plan`` (needs the se
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.config import Settings
 from app.core.errors import DomainError, InvalidInput, NotFound
-from app.evaluators import EvaluatorPool, Sample
+from app.evaluators import EvaluatorPool, EvaluatorSpec, Sample
 from app.models import EvaluatorTestCase, User
 from app.schemas.evaluator import PreviewResult
 from app.schemas.evaluator_test import (
@@ -25,7 +27,7 @@ from app.schemas.evaluator_test import (
     TestRunResponse,
     TestRunResult,
 )
-from app.services import datasets, evaluator_preview, evaluators
+from app.services import datasets, evaluator_envs, evaluator_preview, evaluators
 
 Code = str | dict[str, Any]
 EPSILON = 1e-9  # scores are floats: 0.1 + 0.2 still passes a range that ends at 0.3
@@ -80,17 +82,22 @@ def delete(session: Session, owner: User, evaluator_id: int, test_id: int) -> No
 class TestPlan:
     """The code to test, every case, and the rows that could be read (by case position)."""
 
-    code: Code
+    code: Code | Mapping[str, Any] | EvaluatorSpec
     cases: list[EvaluatorTestPublic]
     samples: dict[int, Sample]
     problems: dict[int, str]
 
 
-def plan(session: Session, owner: User, evaluator_id: int, code: Code | None) -> TestPlan:
-    """Check the code (422 naming its line) and read each case's row."""
+def plan(
+    session: Session, settings: Settings, owner: User, evaluator_id: int, code: Code | None
+) -> TestPlan:
+    """Check the code (422 naming its line), install the latest version's requirements (with
+    the code's own) when new, and read each case's row."""
     evaluator = evaluators.get(session, owner, evaluator_id)
     code = code if code is not None else evaluator.latest.code
     evaluators.check(code)
+    declared = evaluators.declared_requirements(list(evaluator.latest.requirements or []), code)
+    runnable = evaluator_envs.runnable(settings, code, declared)
     cases = [EvaluatorTestPublic.model_validate(c) for c in list_for(session, owner, evaluator_id)]
     samples: dict[int, Sample] = {}
     problems: dict[int, str] = {}
@@ -108,7 +115,7 @@ def plan(session: Session, owner: User, evaluator_id: int, code: Code | None) ->
             problems.update({p: f"row not readable: {exc.detail}" for p in positions})
             continue
         samples.update({p: Sample(row) for p, row in zip(positions, rows, strict=True)})
-    return TestPlan(code, cases, samples, problems)
+    return TestPlan(runnable, cases, samples, problems)
 
 
 def run(pool: EvaluatorPool, work: TestPlan, tenant: str) -> TestRunResponse:

@@ -16,7 +16,10 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.evaluators import EntryPointInfo, EvaluatorCodeError, check_code
+from app.evaluators import requirements as requirements_module
+from app.evaluators.requirements import RequirementError
 from app.models import Evaluator, EvaluatorVersion, User
+from app.services import evaluator_envs
 
 Code = str | Mapping[str, Any]
 
@@ -33,6 +36,22 @@ def check(code: Code) -> EntryPointInfo:
         raise InvalidInput("Invalid evaluator code", [error]) from None
 
 
+def declared_requirements(requirements: list[str] | None, code: Code) -> list[str]:
+    """What a version installs (given list + the code's REQUIREMENTS), or InvalidInput naming
+    the requirement; one that conflicts with the server's lock is refused here too."""
+    try:
+        found = requirements_module.declared(requirements, code)
+    except RequirementError as exc:
+        index = "" if exc.index is None else f".{exc.index}"
+        error = {"field": f"requirements{index}", "message": exc.message}
+        raise InvalidInput("Invalid evaluator requirements", [error]) from None
+    except EvaluatorCodeError as exc:  # REQUIREMENTS in the code is not a literal list
+        where: dict[str, object] = {"field": "code", "message": exc.message, "line": exc.line}
+        raise InvalidInput("Invalid evaluator code", [where]) from None
+    evaluator_envs.to_install(found)
+    return found
+
+
 def code_text(code: Code) -> str:
     """What is stored: Python source as given, a grader spec object as indented JSON."""
     return code if isinstance(code, str) else json.dumps(code, indent=2)
@@ -47,22 +66,46 @@ def _ensure_unique_name(session: Session, owner: User, name: str, own_id: int | 
         )
 
 
-def create(session: Session, owner: User, name: str, code: Code, note: str = "") -> Evaluator:
+def create(
+    session: Session,
+    owner: User,
+    name: str,
+    code: Code,
+    note: str = "",
+    requirements: list[str] | None = None,
+) -> Evaluator:
     check(code)
+    declared = declared_requirements(requirements, code)
     name = name.strip()
     _ensure_unique_name(session, owner, name, None)
     evaluator = Evaluator(owner_id=owner.id, name=name, latest_version=1)
-    evaluator.versions.append(EvaluatorVersion(version=1, code=code_text(code), note=note))
+    version = EvaluatorVersion(version=1, code=code_text(code), note=note, requirements=declared)
+    evaluator.versions.append(version)
     session.add(evaluator)
     session.flush()
     return evaluator
 
 
-def add_version(session: Session, evaluator: Evaluator, code: Code, note: str = "") -> Evaluator:
+def add_version(
+    session: Session,
+    evaluator: Evaluator,
+    code: Code,
+    note: str = "",
+    requirements: list[str] | None = None,
+) -> Evaluator:
+    """A new version; requirements None keeps the latest version's (plus the code's own)."""
     check(code)
+    if requirements is None:
+        requirements = list(evaluator.latest.requirements or [])
+    declared = declared_requirements(requirements, code)
     evaluator.latest_version += 1
     evaluator.versions.append(
-        EvaluatorVersion(version=evaluator.latest_version, code=code_text(code), note=note)
+        EvaluatorVersion(
+            version=evaluator.latest_version,
+            code=code_text(code),
+            note=note,
+            requirements=declared,
+        )
     )
     session.flush()
     return evaluator
@@ -76,18 +119,25 @@ def update(
     name: str | None = None,
     code: Code | None = None,
     note: str = "",
+    requirements: list[str] | None = None,
 ) -> Evaluator:
-    """Rename, and/or save new code as a new version (only when it differs from the latest)."""
+    """Rename, and/or save new code or requirements as a new version (only when they differ
+    from the latest's)."""
     evaluator = get(session, owner, evaluator_id)
-    changed = code is not None and code_text(code) != evaluator.latest.code
+    latest = evaluator.latest
+    new_code = code if code is not None else latest.code
+    changed = code_text(new_code) != latest.code or (
+        requirements is not None
+        and declared_requirements(requirements, new_code) != list(latest.requirements or [])
+    )
     if note and not changed:
         message = "a note describes a new version: send changed code with it"
         raise InvalidInput("Invalid evaluator update", [{"field": "note", "message": message}])
     if name is not None and name.strip() != evaluator.name:
         _ensure_unique_name(session, owner, name.strip(), evaluator.id)
         evaluator.name = name.strip()
-    if changed and code is not None:
-        add_version(session, evaluator, code, note)
+    if changed:
+        add_version(session, evaluator, new_code, note, requirements)
     session.flush()
     return evaluator
 
@@ -103,7 +153,8 @@ def restore(session: Session, owner: User, evaluator_id: int, version: int) -> E
     """A new version with the code of ``version`` (history is kept, never rewritten)."""
     evaluator = get(session, owner, evaluator_id)
     old = get_version(session, owner, evaluator_id, version)
-    return add_version(session, evaluator, old.code, f"restored from v{version}")
+    restored = list(old.requirements or [])
+    return add_version(session, evaluator, old.code, f"restored from v{version}", restored)
 
 
 def list_for(session: Session, owner: User, offset: int = 0, limit: int = 100) -> list[Evaluator]:

@@ -65,6 +65,7 @@ def pin_evaluators(
                 "weight": item.weight,
                 "components": item.components,
                 "code": version.code,
+                "requirements": list(version.requirements or []),
             }
         )
     if errors:

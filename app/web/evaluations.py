@@ -17,7 +17,7 @@ from app.api.deps import SessionDep
 from app.api.routes.evaluators import PoolDep
 from app.evaluators import EvaluatorPool, environment, list_templates
 from app.schemas.evaluator import EvaluatorPublic, TemplatePublic
-from app.services import datasets, evaluators
+from app.services import datasets, evaluator_envs, evaluators
 from app.services.demo import DEMO_MODEL
 from app.web.deps import PageUser
 from app.web.templating import render
@@ -35,7 +35,11 @@ def evaluations_page(
     user: PageUser,
     evaluator: int | None = Query(None, description="Open this saved evaluator."),
 ) -> HTMLResponse:
-    opened = EvaluatorPublic.of(evaluators.get(session, user, evaluator)) if evaluator else None
+    opened = None
+    if evaluator:
+        row = evaluators.get(session, user, evaluator)
+        env = evaluator_envs.status(request.app.state.settings, row.latest.requirements)
+        opened = EvaluatorPublic.of(row, env)
     boot: dict[str, Any] = {
         "datasets": [
             {"id": d.id, "name": d.name, "format": d.format, "row_count": d.row_count}

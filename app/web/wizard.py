@@ -247,8 +247,11 @@ async def run_tests(
     request: Request, evaluator_id: int, session: SessionDep, user: PageUser
 ) -> HTMLResponse:
     """The evaluator's pinned tests, run now on its latest version."""
+    settings = request.app.state.settings
     try:
-        work = await run_in_threadpool(evaluator_tests.plan, session, user, evaluator_id, None)
+        work = await run_in_threadpool(
+            evaluator_tests.plan, session, settings, user, evaluator_id, None
+        )
         pool = await run_in_threadpool(request.app.state.evaluator_pool.get)
         outcome = await run_in_threadpool(evaluator_tests.run, pool, work, f"user-{user.id}")
     except DomainError as exc:

@@ -169,6 +169,23 @@
       if (r.error_line) ctx.marks.focusLine(r.error_line, false);
     }
 
+    // As the server bins (evaluator_preview.histogram): 0-1, or the scores' own range when any
+    // falls outside it (TRL, verl and Predibase rewards are any float).
+    function fmtBound(x) { return String(Math.round(x * 100) / 100); }
+
+    function histogram(scores) {
+      let low = 0, high = 1;
+      if (scores.some((x) => x < 0 || x > 1)) {
+        low = Math.min(...scores); high = Math.max(...scores);
+        if (low === high) { low -= 0.5; high += 0.5; }
+      }
+      const span = high - low;
+      return Array.from({ length: 10 }, (_, i) => ({
+        start: low + (span * i) / 10, end: low + (span * (i + 1)) / 10,
+        count: scores.filter((x) => Math.min(Math.max(Math.floor(((x - low) * 10) / span), 0), 9) === i).length,
+      }));
+    }
+
     // The server's summary when the run completed; otherwise one computed from what arrived.
     function renderSummary(final) {
       const box = $("summary");
@@ -178,17 +195,14 @@
         valid: valid.length,
         invalid: results.length - valid.length,
         mean_score: valid.length ? valid.reduce((a, r) => a + r.score, 0) / valid.length : null,
-        histogram: Array.from({ length: 10 }, (_, i) => ({
-          start: i / 10, end: (i + 1) / 10,
-          count: valid.filter((r) => Math.min(Math.floor(r.score * 10), 9) === i).length,
-        })),
+        histogram: histogram(valid.map((r) => r.score)),
       };
       const max = Math.max(1, ...s.histogram.map((b) => b.count));
       const bars = el("div", { class: "histogram", role: "img",
         "aria-label": "Score histogram: " + s.histogram.map((b) => b.count).join(", ") });
       for (const b of s.histogram) {
         bars.appendChild(el("span", {
-          class: "hbar", title: b.start.toFixed(1) + "–" + b.end.toFixed(1) + ": " + b.count,
+          class: "hbar", title: fmtBound(b.start) + "–" + fmtBound(b.end) + ": " + b.count,
           style: "height:" + Math.round((100 * b.count) / max) + "%",
         }));
       }
@@ -197,7 +211,8 @@
         el("span", { class: "stat" }, el("strong", {}, String(s.valid)), " valid"),
         el("span", { class: "stat" + (s.invalid ? " bad" : "") }, el("strong", {}, String(s.invalid)), " invalid"),
         el("span", { class: "stat muted" }, s.count + " rows" + (final ? " in " + (final.duration_ms / 1000).toFixed(2) + " s" : "")),
-        el("span", { class: "hist-wrap" }, el("span", { class: "hist-label muted" }, "0"), bars, el("span", { class: "hist-label muted" }, "1")));
+        el("span", { class: "hist-wrap" }, el("span", { class: "hist-label muted" }, fmtBound(s.histogram[0].start)), bars,
+          el("span", { class: "hist-label muted" }, fmtBound(s.histogram[s.histogram.length - 1].end))));
     }
 
     function setRunning(on) {
@@ -229,7 +244,7 @@
       try {
         const response = await fetch("/api/v1/evaluators/preview/stream", {
           method: "POST", headers: headers(), signal: controller.signal,
-          body: JSON.stringify(Object.assign({ code: ctx.code(), dataset_id: dataset.id }, scope.body)),
+          body: JSON.stringify(Object.assign({ code: ctx.code(), requirements: ctx.requirements(), dataset_id: dataset.id }, scope.body)),
         });
         if (!response.ok) {
           const body = await response.json().catch(() => ({ detail: response.statusText }));

@@ -121,8 +121,23 @@
     status("Loaded the " + template.name + " template" + (evaluator ? ": Save makes it a new version." : "."));
   });
 
+  // Declared requirements: one per line in the environment panel; sent with saves and runs.
+  function requirements() {
+    return $("requirements").value.split("\n").map((line) => line.trim()).filter(Boolean);
+  }
+  function showEnvironment(saved) {
+    const env = saved && saved.environment;
+    $("env-status").textContent = !saved || !saved.requirements.length ? ""
+      : env ? "Environment " + env.status + (env.packages.length ? ": " + env.packages.join(", ") : "")
+      : "";
+    $("env-log").textContent = env ? env.log : "";
+    $("env-log-box").hidden = !env || !env.log;
+  }
+
   function showEvaluator() {
     $("evaluator-name").value = evaluator ? evaluator.name : "";
+    $("requirements").value = evaluator ? (evaluator.requirements || []).join("\n") : "";
+    showEnvironment(evaluator);
     $("evaluator-version").textContent = evaluator ? "ID " + evaluator.id + " · v" + evaluator.latest_version : "not saved";
     document.title = (evaluator ? evaluator.name : "Evaluations") + " · RFT Studio";
     fillEvaluators();
@@ -154,16 +169,25 @@
     try {
       if (!evaluator) {
         if (!name) { status("Name the evaluator to save it."); $("evaluator-name").focus(); return; }
-        saved = await api("POST", "/api/v1/evaluators", { name: name, code: current, note: note });
+        saved = await api("POST", "/api/v1/evaluators", { name: name, code: current, note: note, requirements: requirements() });
       } else {
         const body = {};
         if (name && name !== evaluator.name) body.name = name;
         if (current !== evaluator.code) Object.assign(body, { code: current, note: note });
+        if (requirements().join("\n") !== (evaluator.requirements || []).join("\n")) {
+          Object.assign(body, { requirements: requirements(), note: note });
+        }
         if (!Object.keys(body).length) { status("Nothing to save: the editor holds v" + evaluator.latest_version + "."); return; }
         saved = await api("PUT", "/api/v1/evaluators/" + evaluator.id, body);
       }
     } catch (err) {
       status("Not saved: " + (err.describe ? err.describe() : err.message));
+      if ((err.errors || []).some((e) => String(e.field || "").startsWith("requirements"))) {
+        $("env-status").textContent = "Requirements not installed: see the message below.";
+        $("env-log").textContent = err.errors.map((e) => e.message).join("\n");
+        $("env-log-box").hidden = false;
+        $("env-log-box").open = true;
+      }
       for (const e of err.errors || []) if (e.line) marks.addError(e.line, e.message, true);
       return;
     }
@@ -191,7 +215,7 @@
     },
   });
   const runner = RftIde.createRunner({
-    code: code, dataset: rows.dataset, marks: marks, status: status,
+    code: code, requirements: requirements, dataset: rows.dataset, marks: marks, status: status,
     scope: () => {
       if (scopeSelect.value === "row") {
         const index = rows.selected();

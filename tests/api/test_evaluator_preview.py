@@ -80,6 +80,22 @@ class TestPreview:
         assert summary["histogram"][2] == {"start": 0.2, "end": 0.3, "count": 3}
         assert summary["duration_ms"] > 0
 
+    def test_histogram_bins_any_float_rewards_on_their_own_range(
+        self, client: TestClient, alice: Account, dataset: int
+    ) -> None:
+        # TRL takes any float (unsloth's correctness reward gives 2.0, verl's math_dapo -1.0):
+        # fixed 0-1 bins would pile every score into the two end bins.
+        code = (
+            "def correctness_reward(completions, ground_truth, **kwargs):\n"
+            "    return [2.0 if g % 2 else -1.0 for g in ground_truth]\n"
+        )
+        summary = preview(client, alice, code=code, dataset_id=dataset).json()["summary"]
+        assert summary["valid"] == 8
+        bins = summary["histogram"]
+        assert (bins[0]["start"], bins[-1]["end"]) == (-1.0, 2.0)
+        assert [b["count"] for b in bins] == [4, 0, 0, 0, 0, 0, 0, 0, 0, 4]
+        assert bins[1]["start"] == pytest.approx(-0.7)
+
     def test_prints_come_back_per_row(
         self, client: TestClient, alice: Account, dataset: int
     ) -> None:

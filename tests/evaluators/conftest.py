@@ -20,6 +20,14 @@ def pool() -> Iterator[EvaluatorPool]:
         yield shared
 
 
+@pytest.fixture(scope="session")
+def nltk_pool() -> Iterator[EvaluatorPool]:
+    """For graders that import NLTK when they load (about a second, more in a busy sandbox):
+    the production time limit (10 s), not the tests' short one."""
+    with EvaluatorPool(size=1, timeout_s=10.0) as shared:
+        yield shared
+
+
 class _JudgeHandler(BaseHTTPRequestHandler):
     """A stand-in OpenAI-compatible server: answers every chat completion with `reply`."""
 

@@ -781,4 +781,43 @@ def evaluate(messages, **kwargs):
         [{"messages": chat("Five words please.")} for _ in range(4)],
         ["one two three four five", "one", "", "one two three four five six seven eight nine ten"],
     ),
+    # reward-kit examples/math_example/main.py: math_reward with the row's ground_truth.
+    Case(
+        "reward_kit_rewards_math",
+        "reward_kit",
+        """from typing import Any, List
+
+from reward_kit import EvaluateResult, Message, reward_function
+from reward_kit.rewards.math import math_reward
+
+
+@reward_function
+def evaluate(messages: List[Message], ground_truth: str, **kwargs: Any) -> EvaluateResult:
+    return math_reward(messages=messages, ground_truth=ground_truth, **kwargs)
+""",
+        [{"messages": chat(MATH_Q), "ground_truth": "42"} for _ in range(4)],
+        ["So it is \\boxed{42}.", "#### 42", "6 * 7 = 42", "\\boxed{41}"],
+    ),
+    # reward-kit's accuracy_reward and cosine_scaled_accuracy_length_reward (ground truth given
+    # as messages, as they take it).
+    Case(
+        "reward_kit_rewards_accuracy_length",
+        "reward_kit",
+        """from reward_kit import reward_function
+from reward_kit.rewards.accuracy import accuracy_reward
+from reward_kit.rewards.accuracy_length import cosine_scaled_accuracy_length_reward
+
+
+@reward_function
+def evaluate(messages, ground_truth=None, **kwargs):
+    truth = [{"role": "assistant", "content": str(ground_truth)}]
+    accuracy = accuracy_reward(messages=messages, ground_truth=truth)
+    combined = cosine_scaled_accuracy_length_reward(
+        messages=messages, ground_truth=truth, max_length=20
+    )
+    return {"score": (accuracy.score + combined.score) / 2, "metrics": combined.metrics}
+""",
+        [{"messages": chat(MATH_Q), "ground_truth": "42"} for _ in range(4)],
+        ["The answer is 42", "I think it's 40", "no idea", "The result: 42 " + "and more " * 9],
+    ),
 ]

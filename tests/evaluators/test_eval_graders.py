@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.evaluators import EvaluatorPool, Sample
+from app.evaluators import EvaluatorPool, Sample, textsim
 from tests.evaluators.conftest import _JudgeHandler
 from tests.evaluators.support import chat_row, samples
 
@@ -50,7 +50,9 @@ def test_a_template_typo_invalidates_the_sample(pool: EvaluatorPool) -> None:
 
 
 @pytest.mark.parametrize("metric", ["fuzzy_match", "bleu", "gleu", "meteor", "rouge_1", "rouge_l"])
-def test_text_similarity(pool: EvaluatorPool, metric: str) -> None:
+def test_text_similarity(request: pytest.FixtureRequest, metric: str) -> None:
+    slow_import = metric in textsim.NLTK_METRICS
+    pool: EvaluatorPool = request.getfixturevalue("nltk_pool" if slow_import else "pool")
     spec = {
         "type": "text_similarity",
         "name": "sim",

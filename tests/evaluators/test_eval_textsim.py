@@ -1,4 +1,6 @@
-"""OpenAI's text_similarity numbers: fuzzy_match as the graders guide, ROUGE as rouge-score."""
+"""OpenAI's text_similarity numbers: fuzzy_match as the graders guide, ROUGE as rouge-score, BLEU,
+GLEU and METEOR as NLTK's own functions called the way Azure AI Evaluation's OpenAI-grader
+evaluators call them (OpenAI publishes no numbers for these three)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,58 @@ def test_rouge_matches_rouge_score(candidate: str, reference: str) -> None:
         ours = textsim.rouge_n(candidate, reference, n)
         assert ours == pytest.approx(scores[f"rouge{n}"].fmeasure)
     assert textsim.rouge_l(candidate, reference) == pytest.approx(scores["rougeL"].fmeasure)
+
+
+@pytest.mark.parametrize(("candidate", "reference"), PAIRS)
+def test_bleu_gleu_meteor_are_nltks_numbers(candidate: str, reference: str) -> None:
+    from nltk.stem.porter import PorterStemmer
+    from nltk.tokenize import word_tokenize
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    from nltk.translate.gleu_score import sentence_gleu
+    from nltk.translate.meteor_score import meteor_score
+
+    # One sentence each, so word_tokenize needs no Punkt data to split sentences.
+    cand = word_tokenize(candidate, preserve_line=True)
+    ref = word_tokenize(reference, preserve_line=True)
+    expected_bleu = sentence_bleu([ref], cand, smoothing_function=SmoothingFunction().method4)
+    assert textsim.bleu(candidate, reference) == pytest.approx(expected_bleu)
+    assert textsim.gleu(candidate, reference) == pytest.approx(sentence_gleu([ref], cand))
+    no_synonyms = textsim._NoSynonyms()  # this machine has no WordNet data
+    expected_meteor = meteor_score(
+        [ref], cand, alpha=0.9, beta=3.0, gamma=0.5, stemmer=PorterStemmer(), wordnet=no_synonyms
+    )
+    assert textsim.meteor(candidate, reference) == pytest.approx(expected_meteor)
+
+
+def test_meteor_matches_stems_and_bleu_is_case_sensitive() -> None:
+    # "cats" ~ "cat" through the Porter stem: METEOR counts it, a word-for-word metric does not.
+    stemmed = textsim.meteor("the cats sat", "the cat sat")
+    assert stemmed > textsim.meteor("the dog sat", "the cat sat")
+    assert textsim.bleu("The Cat sat on the mat", "the cat sat on the mat") < 1.0
+    assert textsim.bleu("the cat sat on the mat", "the cat sat on the mat") == pytest.approx(1.0)
+
+
+def test_sentences_split_as_word_tokenize_does() -> None:
+    assert textsim.nltk_tokens("It rained. We stayed in!") == [
+        "It", "rained", ".", "We", "stayed", "in", "!"
+    ]  # fmt: skip
+
+
+def test_nltk_metrics_run_in_the_sandbox(nltk_pool: EvaluatorPool) -> None:
+    candidate, reference = PAIRS[1]
+    row = {"messages": [{"role": "user", "content": "?"}], "reference_answer": reference}
+    for metric in textsim.NLTK_METRICS:
+        spec = {
+            "type": "text_similarity",
+            "name": metric,
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.reference_answer}}",
+            "evaluation_metric": metric,
+        }
+        [result] = nltk_pool.score(spec, [Sample(row, candidate)])
+        assert result.error is None, result
+        expected = textsim.METRICS[metric](candidate, reference)
+        assert result.score == pytest.approx(expected), metric
 
 
 def test_text_similarity_spec_in_the_sandbox(pool: EvaluatorPool) -> None:

@@ -12,7 +12,7 @@ from app.core.db import make_engine, make_session_factory
 from app.core.storage import Storage
 from app.evaluators import EvaluatorPool
 from app.models import Dataset
-from app.services import base_models, datasets
+from app.services import base_models, datasets, evaluator_envs
 from app.tasks import PreflightReport, PreflightRequest
 from worker.training.data import prompt_text, split_row
 from worker.training.rewards import RewardHub
@@ -65,9 +65,10 @@ def run_preflight(plan: PreflightRequest, settings: Settings) -> PreflightReport
     rows = _prompts(settings, plan.dataset_id, plan.prompts)
     rollout, n = plan.rollout, plan.rollout.n
     model, tokenizer = load_model(model_info.path, Hardware.detect())
-    with EvaluatorPool(timeout_s=settings.evaluator_timeout_seconds) as pool:
+    envs_dir = str(evaluator_envs.envs_root(settings))
+    with EvaluatorPool(timeout_s=settings.evaluator_timeout_seconds, envs_dir=envs_dir) as pool:
         evaluators = [e.model_dump() for e in plan.evaluators]
-        hub = RewardHub(pool, evaluators, tenant=f"user-{plan.owner_id}")
+        hub = RewardHub(pool, evaluators, tenant=f"user-{plan.owner_id}", settings=settings)
         validator = Validator(hub, tokenizer, [], rollout)
         groups, examples, invalid, total = [], [], 0, 0
         for row in rows:

@@ -12,14 +12,29 @@ import math
 import time
 from typing import Any
 
+from app.core.config import Settings
 from app.evaluators import EvaluatorPool, Sample, SampleResult, check_code, component_spec
 from app.evaluators.rows import CONTEXT_KEY
 from app.evaluators.validate import is_skipped
+from app.services import evaluator_envs
 from worker.training.data import completion_text, prompt_text
 from worker.training.recorder import Recorder
 
 # Per evaluator and step: errors and invalid samples first, then print output.
 LOGS_PER_EVALUATOR_STEP = 8
+
+
+def with_envs(settings: Settings | None, evaluators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Evaluators that declare requirements run with their environment (installed outside the
+    sandbox now, unless the web app or an earlier job already did: it is cached by hash)."""
+    if settings is None:
+        return evaluators
+    return [
+        {**e, "code": evaluator_envs.runnable(settings, e["code"], e["requirements"])}
+        if e.get("requirements")
+        else e
+        for e in evaluators
+    ]
 
 
 def expand_components(evaluators: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -94,9 +109,11 @@ class RewardHub:
         recorder: Recorder | None = None,
         completions_per_step: int = 8,
         record_every_seconds: float = 0.5,
+        settings: Settings | None = None,
     ) -> None:
         self.pool, self.tenant, self.recorder = pool, tenant, recorder
-        self.evaluators = expand_components(evaluators)
+        self.settings = settings
+        self.evaluators = expand_components(with_envs(settings, evaluators))
         self.completions_per_step = completions_per_step
         # Fast steps (the demo makes ~10 a second) are sampled for completions and print output;
         # errors and invalid samples are always recorded.
@@ -107,7 +124,7 @@ class RewardHub:
         self._step_metrics: dict[int, dict[str, float]] = {}
 
     def set_evaluators(self, evaluators: list[dict[str, Any]]) -> None:
-        self.evaluators = expand_components(evaluators)
+        self.evaluators = expand_components(with_envs(self.settings, evaluators))
 
     def take_metrics(self, step: int) -> dict[str, float]:
         return self._step_metrics.pop(step, {})

@@ -18,7 +18,7 @@ from app.core.db import make_engine, make_session_factory, transaction
 from app.core.storage import Storage
 from app.evaluators import EvaluatorPool
 from app.models import Job
-from app.services import job_records
+from app.services import evaluator_envs, job_records
 from worker.training.causes import human_cause
 from worker.training.context import Phase, load_context
 from worker.training.recorder import Recorder
@@ -62,7 +62,9 @@ def _run_claimed(
     phase = Phase()
     recorder = Recorder(factory, job_id, me).start()
     pool = EvaluatorPool(
-        timeout_s=settings.evaluator_timeout_seconds, memory_bytes=settings.evaluator_memory_bytes
+        timeout_s=settings.evaluator_timeout_seconds,
+        memory_bytes=settings.evaluator_memory_bytes,
+        envs_dir=str(evaluator_envs.envs_root(settings)),
     )
     status, cause = "failed", None
     try:

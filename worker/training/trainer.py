@@ -92,7 +92,8 @@ def train(
     model, tokenizer = load_model(context.model_path, hardware)
     model = get_peft_model(model, LoraConfig(**lora_arguments(spec)))
     tenant = f"user-{context.owner_id}"
-    hub = RewardHub(pool, spec.evaluator_dicts, tenant=tenant, recorder=recorder)
+    phase("installing the evaluators' declared requirements")
+    hub = RewardHub(pool, spec.evaluator_dicts, tenant=tenant, recorder=recorder, settings=settings)
     resume = _local_checkpoint(storage, context.resume_key, work) if context.resume_key else None
     if resume is not None:
         recorder.event("resumed", {"step": context.resume_step})

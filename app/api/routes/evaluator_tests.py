@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.deps import CurrentUser, PathId, SessionDep
+from app.api.deps import CurrentUser, PathId, SessionDep, SettingsDep
 from app.api.routes.evaluators import PoolDep
 from app.schemas.common import Page
 from app.schemas.evaluator_test import (
@@ -57,11 +57,14 @@ async def run_tests(
     evaluator_id: PathId,
     body: TestRunRequest,
     session: SessionDep,
+    settings: SettingsDep,
     user: CurrentUser,
     pool: PoolDep,
 ) -> TestRunResponse:
     """Score every pinned row with `code` (default: the latest version): pass or fail each."""
-    work = await run_in_threadpool(evaluator_tests.plan, session, user, evaluator_id, body.code)
+    work = await run_in_threadpool(
+        evaluator_tests.plan, session, settings, user, evaluator_id, body.code
+    )
     tenant = f"user-{user.id}"
     await run_in_threadpool(session.close)  # no connection held while evaluators run
     shared = await run_in_threadpool(pool.get)

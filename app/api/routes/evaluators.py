@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import CurrentUser, Limit, Offset, PathId, SessionDep
+from app.api.deps import CurrentUser, Limit, Offset, PathId, SessionDep, SettingsDep
 from app.evaluators import environment, list_templates
 from app.schemas.common import Page
 from app.schemas.evaluator import (
@@ -25,7 +25,7 @@ from app.schemas.evaluator import (
     PreviewResponse,
     TemplatePublic,
 )
-from app.services import evaluator_preview, evaluators
+from app.services import evaluator_envs, evaluator_preview, evaluators
 from app.services.evaluator_preview import SharedPool
 
 router = APIRouter(prefix="/api/v1/evaluators", tags=["evaluators"])
@@ -55,11 +55,16 @@ def list_evaluator_templates(_user: CurrentUser) -> Page[TemplatePublic]:
 
 @router.post("/preview", response_model=PreviewResponse)
 async def preview(
-    body: PreviewRequest, request: Request, session: SessionDep, user: CurrentUser, pool: PoolDep
+    body: PreviewRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    pool: PoolDep,
 ) -> PreviewResponse:
     """Score rows of your dataset with unsaved code: per-row results and a summary. A client
     that disconnects stops the run."""
-    work = await run_in_threadpool(evaluator_preview.plan, session, user, body)
+    work = await run_in_threadpool(evaluator_preview.plan, session, settings, user, body)
     tenant = f"user-{user.id}"
     # Rows are read: no connection (nor SQLite's lock) is held while evaluators run.
     await run_in_threadpool(session.close)
@@ -71,11 +76,15 @@ async def preview(
 
 @router.post("/preview/stream")
 async def preview_stream(
-    body: PreviewRequest, session: SessionDep, user: CurrentUser, pool: PoolDep
+    body: PreviewRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    pool: PoolDep,
 ) -> StreamingResponse:
     """The preview as server-sent events: `result` per row as it finishes, `summary`, `end`.
     A client that disconnects stops the run."""
-    work = await run_in_threadpool(evaluator_preview.plan, session, user, body)
+    work = await run_in_threadpool(evaluator_preview.plan, session, settings, user, body)
     tenant = f"user-{user.id}"
     await run_in_threadpool(session.close)  # the stream needs no database session
     shared = await run_in_threadpool(pool.get)
@@ -99,25 +108,49 @@ def list_evaluators(
 
 @router.post("", response_model=EvaluatorPublic, status_code=status.HTTP_201_CREATED)
 def create_evaluator(
-    body: EvaluatorCreate, session: SessionDep, user: CurrentUser
+    body: EvaluatorCreate, session: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> EvaluatorPublic:
-    return EvaluatorPublic.of(evaluators.create(session, user, body.name, body.code, body.note))
+    """Declared requirements are installed (outside the sandbox) before the evaluator is
+    saved: a failed install is a 422 with pip's log, and nothing is saved."""
+    evaluators.check(body.code)
+    declared = evaluators.declared_requirements(body.requirements, body.code)
+    env = evaluator_envs.ensure(settings, declared)
+    row = evaluators.create(session, user, body.name, body.code, body.note, declared)
+    return EvaluatorPublic.of(row, env)
 
 
 @router.get("/{evaluator_id}", response_model=EvaluatorPublic)
-def read_evaluator(evaluator_id: PathId, session: SessionDep, user: CurrentUser) -> EvaluatorPublic:
-    return EvaluatorPublic.of(evaluators.get(session, user, evaluator_id))
+def read_evaluator(
+    evaluator_id: PathId, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> EvaluatorPublic:
+    row = evaluators.get(session, user, evaluator_id)
+    return EvaluatorPublic.of(row, evaluator_envs.status(settings, row.latest.requirements))
 
 
 @router.put("/{evaluator_id}", response_model=EvaluatorPublic)
 def update_evaluator(
-    evaluator_id: PathId, body: EvaluatorUpdate, session: SessionDep, user: CurrentUser
+    evaluator_id: PathId,
+    body: EvaluatorUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
 ) -> EvaluatorPublic:
-    """Rename; new code is saved as a new version (versions never change)."""
+    """Rename; new code or requirements are saved as a new version (versions never change).
+    New requirements are installed first (a failed install is a 422 with pip's log)."""
+    latest = evaluators.get(session, user, evaluator_id).latest
+    code = body.code if body.code is not None else latest.code
+    wanted = latest.requirements if body.requirements is None else body.requirements
+    env = evaluator_envs.ensure(settings, evaluators.declared_requirements(wanted, code))
     row = evaluators.update(
-        session, user, evaluator_id, name=body.name, code=body.code, note=body.note
+        session,
+        user,
+        evaluator_id,
+        name=body.name,
+        code=body.code,
+        note=body.note,
+        requirements=body.requirements,
     )
-    return EvaluatorPublic.of(row)
+    return EvaluatorPublic.of(row, env)
 
 
 @router.delete("/{evaluator_id}", status_code=status.HTTP_204_NO_CONTENT)

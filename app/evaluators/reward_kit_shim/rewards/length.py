@@ -101,3 +101,61 @@ def length_reward(
         ),
     }
     return EvaluateResult(score=score, reason=reason, metrics=metrics)
+
+
+def cosine_scaled(tokens: int, max_length: int, correct: bool, bounds: tuple[float, ...]) -> float:
+    """The cosine schedule of reward-kit (after open-r1 and Kimi): a correct answer goes from
+    max_value_correct (empty) down to min_value_correct (max_length tokens); a wrong one from
+    min_value_wrong up to max_value_wrong. bounds: (min_wrong, max_wrong, min_ok, max_ok)."""
+    min_wrong, max_wrong, min_ok, max_ok = bounds
+    start, end = (min_ok, max_ok) if correct else (max_wrong, min_wrong)
+    progress = min(1.0, tokens / max_length)
+    return start + 0.5 * (end - start) * (1.0 + math.cos(progress * math.pi))
+
+
+@reward_function
+def cosine_length_reward(
+    messages: Any,
+    *,
+    ground_truth: Any = None,
+    correctness: float | None = None,
+    is_correct: bool | None = None,
+    max_length: int = 1000,
+    min_value_wrong: float = 0.0,
+    max_value_wrong: float = 0.3,
+    min_value_correct: float = 0.5,
+    max_value_correct: float = 1.0,
+    token_method: str = "whitespace",
+    **kwargs: Any,
+) -> EvaluateResult:
+    """Shorter correct answers score more; longer wrong ones are penalised less. Correct:
+    `is_correct`, else `correctness` >= 0.9 (neither: wrong)."""
+    text, failure = answer_or_failure(messages, "cosine_length")
+    if failure is not None or text is None:
+        return failure  # type: ignore[return-value]
+    tokens = count_tokens(text, method=token_method)
+    correct = is_correct if is_correct is not None else (correctness or 0.0) >= 0.9
+    bounds = (min_value_wrong, max_value_wrong, min_value_correct, max_value_correct)
+    score = cosine_scaled(tokens, max_length, correct, bounds)
+    factor = math.cos(min(1.0, tokens / max_length) * math.pi)
+    kind = "reward" if correct else "penalty"
+    detail = f"Length-based {kind}: {tokens}/{max_length} tokens, cosine factor: {factor:.2f}"
+    reason = (
+        f"Correct solution with length penalty: {tokens} tokens"
+        if correct
+        else f"Incorrect solution with length consideration: {tokens} tokens"
+    )
+    metrics = {
+        "cosine_length": MetricResult(score=score, is_score_valid=correct, reason=detail),
+        "token_count": MetricResult(
+            score=min(1.0, float(tokens) / max_length),
+            is_score_valid=correct,
+            reason=f"Token count: {tokens}/{max_length}",
+        ),
+        "correctness": MetricResult(
+            score=1.0 if correct else 0.0,
+            is_score_valid=correct,
+            reason=f"Solution is {'correct' if correct else 'incorrect'}",
+        ),
+    }
+    return EvaluateResult(score=score, reason=reason, metrics=metrics)
