@@ -25,6 +25,7 @@ from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
 from app.core.paths import STATIC_DIR
+from app.core.threads import ThreadLane
 from app.services.evaluator_preview import SharedPool
 from app.tasks import make_client
 from app.web import api_docs, auth, pages
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database)
     app.state.session_factory = make_session_factory(app.state.engine)
+    app.state.health_engine = make_engine(settings.database, pooled=False)
+    app.state.health_lane = ThreadLane(2)  # /healthz never waits behind other requests
     # Services that need more than the session (dataset storage) find the settings here.
     app.state.session_factory.configure(info={"settings": settings})
     app.state.celery = make_client(settings)
