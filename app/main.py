@@ -18,6 +18,7 @@ from app.api.routes import (
     keys,
     openai_v1,
     system,
+    users,
 )
 from app.api.routes.openai_api import ROUTERS as OPENAI_ROUTERS
 from app.api.security_headers import SecurityHeaders
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
-    routers += [evaluator_tests.router]
+    routers += [evaluator_tests.router, users.router]
     routers += [deployments.router, openai_v1.router]
     routers += OPENAI_ROUTERS  # /v1/files, /v1/fine_tuning/*
     routers += [auth.router, api_docs.router]

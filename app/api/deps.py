@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.errors import CsrfFailed, NotAuthenticated
+from app.core.errors import CsrfFailed, Forbidden, NotAuthenticated
 from app.core.security import same_secret
 from app.models import BrowserSession, User
 from app.schemas.common import MAX_ID
@@ -115,3 +115,13 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_admin_user(user: CurrentUser) -> User:
+    """The caller, when an admin (User.is_admin); Forbidden (403) otherwise."""
+    if not user.is_admin:
+        raise Forbidden("Only an admin can do this")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]

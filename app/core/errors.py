@@ -37,6 +37,12 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class Forbidden(DomainError):
+    """Signed in, but not allowed to do this (an admin-only action)."""
+
+    status_code = 403
+
+
 class InvalidInput(DomainError):
     status_code = 422
 
