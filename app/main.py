@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api import openapi
+from app.api.query_values import single_query_values
 from app.api.routes import (
     datasets,
     deployments,
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # app.web.api_docs serves it from the vendored Swagger UI
         redoc_url=None,
         lifespan=_lifespan,
+        dependencies=[Depends(single_query_values)],
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database)

@@ -74,6 +74,9 @@ def unstorable(exc: DataError) -> InvalidInput:
     return InvalidInput(f"A value in the request cannot be stored: {reason}")
 
 
+BODY_UNREADABLE = {"field": "body", "message": "not readable as JSON: send UTF-8 encoded JSON"}
+
+
 def wants_json(request: Request) -> bool:
     path = request.url.path
     return path.startswith(("/api/", "/v1/", "/healthz")) or "application/json" in (
@@ -160,6 +163,10 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 400 and request.url.path.startswith("/api/"):
+            # FastAPI's answer to a body it cannot decode at all (not UTF-8): invalid input,
+            # a 422 naming the body like any other (the /v1 routes keep OpenAI's 400).
+            return error_response(request, 422, "Invalid request", [BODY_UNREADABLE])
         return error_response(request, exc.status_code, detail)
 
     @app.exception_handler(Exception)
