@@ -1,6 +1,7 @@
 """Preview load benchmark: `.venv/bin/python bench/preview_load.py [--previews 50]`.
 
-Starts the real app under uvicorn on 127.0.0.1 (SQLite, a temporary data dir, a preview pool
+Starts the real app under uvicorn on 127.0.0.1 (SQLite, or a fresh database on the PostgreSQL
+server given with `--postgres URL`; a temporary data dir, a preview pool
 of `--workers` sandboxed workers), makes two users with a dataset each, then fires
 `--previews` concurrent previews (half per user, each 2 rows of a 50 ms evaluator) while a
 probe process polls `/healthz` every 100 ms. Prints: errors, /healthz p50/p99/max, and each user's
@@ -19,11 +20,14 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -42,20 +46,47 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--previews", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server URL: the bench makes a database of its own there and drops it",
+    )
     args = parser.parse_args()
     os.environ.setdefault("RFT_UNSAFE_NO_SANDBOX", "true")  # hosts without bubblewrap
     data = Path(tempfile.mkdtemp(prefix="rft-bench-preview-"))
+    database = None
+    if args.postgres:
+        database, name = _create_pg_database(args.postgres)
     try:
-        run(data, args.previews, args.workers)
+        run(data, args.previews, args.workers, database)
     finally:
         shutil.rmtree(data, ignore_errors=True)
+        if args.postgres:
+            _drop_pg_database(args.postgres, name)
 
 
-def run(data: Path, previews: int, workers: int) -> None:
+def _create_pg_database(server: str) -> tuple[str, str]:
+    name = f"rft_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server).set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_pg_database(server: str, name: str) -> None:
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def run(data: Path, previews: int, workers: int, database: str | None) -> None:
     port = free_port()
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         data_dir=data,
+        database_url=database,
         port=port,
         evaluator_preview_workers=workers,
         seed_demo=False,
