@@ -44,6 +44,7 @@ from app.web.templating import render_error
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     app.state.evaluator_pool.close()  # the sandboxed preview workers, if any were started
+    app.state.health_engine.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database)
     app.state.session_factory = make_session_factory(app.state.engine)
-    app.state.health_engine = make_engine(settings.database, pooled=False)
+    app.state.health_engine = make_engine(settings.database, small=True)
     app.state.health_lane = ThreadLane(2)  # /healthz never waits behind other requests
     # Services that need more than the session (dataset storage) find the settings here.
     app.state.session_factory.configure(info={"settings": settings})

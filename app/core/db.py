@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -51,10 +50,10 @@ class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def make_engine(url: str, *, pooled: bool = True) -> Engine:
-    """The app's engine; `pooled=False`: a connection of its own per use (health checks must
-    not wait for a pool that busy requests have taken)."""
-    pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+def make_engine(url: str, *, small: bool = False) -> Engine:
+    """The app's engine; `small`: a pool of one connection (and one extra) for /healthz, which
+    must not wait for a pool that busy requests have taken."""
+    pool: dict[str, Any] = {"pool_size": 1, "max_overflow": 1} if small else {}
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
@@ -72,9 +71,7 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
             cursor.close()
 
         return engine
-    if not pooled:
-        return create_engine(url, **pool)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **(pool or {"pool_size": 10, "max_overflow": 20}))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
