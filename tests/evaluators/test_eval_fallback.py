@@ -42,7 +42,9 @@ def locked_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     locked = tmp_path / "home"
     library = locked / "lib"
     library.mkdir(parents=True)
-    (library / "lazy_probe.py").write_text("VALUE = 0.75\n")
+    module = library / "lazy_probe.py"
+    module.write_text("VALUE = 0.75\n")
+    module.chmod(0o644)  # as installed: the server's umask (077) must not decide it
     library.chmod(0o755)
     secret = locked / "data" / "rft.db"
     secret.parent.mkdir(mode=0o700)
