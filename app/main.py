@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.api import openapi
+from app.api.query_values import single_query_values
 from app.api.routes import (
     datasets,
     deployments,
@@ -18,6 +19,7 @@ from app.api.routes import (
     keys,
     openai_v1,
     system,
+    users,
 )
 from app.api.routes.openai_api import ROUTERS as OPENAI_ROUTERS
 from app.api.security_headers import SecurityHeaders
@@ -25,6 +27,7 @@ from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
 from app.core.paths import STATIC_DIR
+from app.core.threads import ThreadLane
 from app.services.evaluator_preview import SharedPool
 from app.tasks import make_client
 from app.web import api_docs, auth, pages
@@ -41,6 +44,7 @@ from app.web.templating import render_error
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     app.state.evaluator_pool.close()  # the sandboxed preview workers, if any were started
+    app.state.health_engine.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,10 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # app.web.api_docs serves it from the vendored Swagger UI
         redoc_url=None,
         lifespan=_lifespan,
+        dependencies=[Depends(single_query_values)],
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database)
     app.state.session_factory = make_session_factory(app.state.engine)
+    app.state.health_engine = make_engine(settings.database, small=True)
+    app.state.health_lane = ThreadLane(2)  # /healthz never waits behind other requests
     # Services that need more than the session (dataset storage) find the settings here.
     app.state.session_factory.configure(info={"settings": settings})
     app.state.celery = make_client(settings)
@@ -65,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
-    routers += [evaluator_tests.router]
+    routers += [evaluator_tests.router, users.router]
     routers += [deployments.router, openai_v1.router]
     routers += OPENAI_ROUTERS  # /v1/files, /v1/fine_tuning/*
     routers += [auth.router, api_docs.router]

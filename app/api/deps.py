@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.errors import CsrfFailed, NotAuthenticated
+from app.core.errors import CsrfFailed, Forbidden, NotAuthenticated
 from app.core.security import same_secret
 from app.models import BrowserSession, User
 from app.schemas.common import MAX_ID
@@ -20,6 +20,7 @@ SESSION_COOKIE = "rft_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+T = TypeVar("T")
 
 
 def get_settings(request: Request) -> Settings:
@@ -72,10 +73,25 @@ async def _check_csrf(request: Request, browser: BrowserSession) -> None:
         raise CsrfFailed("CSRF token missing or wrong: reload the page and try again")
 
 
+def _released(session: Session, found: T) -> T:
+    """End the authentication's transaction: a request that then waits (a preview queued for
+    admission) holds no database connection, and a last-used stamp is written at once."""
+    session.commit()
+    return found
+
+
+def _find_browser_session(session: Session, token: str) -> BrowserSession | None:
+    return _released(session, auth_sessions.find(session, token))
+
+
+def _authenticate(session: Session, key: str) -> User | None:
+    return _released(session, api_keys.authenticate(session, key))
+
+
 async def get_browser_session(request: Request, session: SessionDep) -> BrowserSession | None:
     token = request.cookies.get(SESSION_COOKIE)
     # In a thread: waiting for a database connection must never block the event loop.
-    return await run_in_threadpool(auth_sessions.find, session, token) if token else None
+    return await run_in_threadpool(_find_browser_session, session, token) if token else None
 
 
 BrowserSessionDep = Annotated[BrowserSession | None, Depends(get_browser_session)]
@@ -87,7 +103,7 @@ async def get_current_user(
     """The caller: a bearer key (API clients) or a session cookie (the browser, CSRF-checked)."""
     key = _bearer(request)
     if key is not None:
-        user = await run_in_threadpool(api_keys.authenticate, session, key)
+        user = await run_in_threadpool(_authenticate, session, key)
         if user is None:
             raise NotAuthenticated("Invalid API key")
         return user
@@ -99,3 +115,13 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_admin_user(user: CurrentUser) -> User:
+    """The caller, when an admin (User.is_admin); Forbidden (403) otherwise."""
+    if not user.is_admin:
+        raise Forbidden("Only an admin can do this")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]

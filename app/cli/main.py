@@ -13,6 +13,7 @@ from app.cli.deployments import chat, deployments_cli, export, model_server
 from app.cli.evaluators import evaluators_cli
 from app.cli.jobs import jobs_cli
 from app.cli.models import models_cli
+from app.cli.users import users_cli
 from app.core.checks import SettingError
 from app.core.checks import load as load_settings
 from app.core.config import Settings
@@ -32,6 +33,7 @@ cli.add_typer(evaluators_cli, name="evaluators")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(models_cli, name="models")
 cli.add_typer(deployments_cli, name="deployments")
+cli.add_typer(users_cli, name="users")
 cli.command("model-server")(model_server)
 cli.command("chat")(chat)
 cli.command("export")(export)

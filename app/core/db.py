@@ -50,9 +50,14 @@ class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, small: bool = False) -> Engine:
+    """The app's engine; `small`: a pool of one connection (and one extra) for /healthz, which
+    must not wait for a pool that busy requests have taken."""
+    pool: dict[str, Any] = {"pool_size": 1, "max_overflow": 1} if small else {}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -66,7 +71,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **(pool or {"pool_size": 10, "max_overflow": 20}))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -37,6 +37,12 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class Forbidden(DomainError):
+    """Signed in, but not allowed to do this (an admin-only action)."""
+
+    status_code = 403
+
+
 class InvalidInput(DomainError):
     status_code = 422
 
@@ -66,6 +72,9 @@ def unstorable(exc: DataError) -> InvalidInput:
     column) is the client's input, not our failure: a 422 quoting the database's reason."""
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
     return InvalidInput(f"A value in the request cannot be stored: {reason}")
+
+
+BODY_UNREADABLE = {"field": "body", "message": "not readable as JSON: send UTF-8 encoded JSON"}
 
 
 def wants_json(request: Request) -> bool:
@@ -154,6 +163,10 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer | None = None
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 400 and request.url.path.startswith("/api/"):
+            # FastAPI's answer to a body it cannot decode at all (not UTF-8): invalid input,
+            # a 422 naming the body like any other (the /v1 routes keep OpenAI's 400).
+            return error_response(request, 422, "Invalid request", [BODY_UNREADABLE])
         return error_response(request, exc.status_code, detail)
 
     @app.exception_handler(Exception)

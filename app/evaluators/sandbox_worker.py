@@ -51,6 +51,53 @@ def _set_limits(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
+def _keep_import_paths(uid: int) -> None:
+    """Keep lazy imports working after the switch to `uid`, without opening anything else.
+
+    Without bubblewrap the worker sees the host's file system, where the interpreter may live
+    under a directory other users cannot enter (pyenv under /root, mode 0700): after the switch
+    every lazy `import fractions` would fail. So each import directory the new uid cannot reach
+    is opened now, while still root, and named `/proc/self/fd/N` in sys.path (and in loaded
+    packages' __path__): a process may always follow its own fd links, and lookups from there
+    check only the directories below. Only directories that are themselves world-readable are
+    kept this way; files keep their own permissions, and the data dir is never opened."""
+    if uid < 0 or os.geteuid() != 0:
+        return
+    moved: dict[str, str] = {}
+    for entry in sys.path:
+        real = os.path.realpath(entry) if entry else ""
+        if real and real not in moved and os.path.isdir(real) and _needs_fd(real):
+            moved[real] = f"/proc/self/fd/{os.open(real, os.O_RDONLY | os.O_DIRECTORY)}"
+    if not moved:
+        return
+    sys.path[:] = [moved.get(os.path.realpath(e), e) if e else e for e in sys.path]
+    sys.path_importer_cache.clear()  # the cached finders stat the old, now unreachable, paths
+    for module in list(sys.modules.values()):
+        search = getattr(module, "__path__", None)
+        if isinstance(search, list):
+            search[:] = [_moved_path(p, moved) for p in search]
+
+
+def _needs_fd(directory: str) -> bool:
+    """Whether `directory` is world-readable but sits under one other users cannot enter."""
+    if os.stat(directory).st_mode & 0o005 != 0o005:
+        return False  # not meant for everyone: stays out of reach
+    parent = os.path.dirname(directory)
+    while parent != directory:
+        if not os.stat(parent).st_mode & 0o001:
+            return True
+        directory, parent = parent, os.path.dirname(parent)
+    return False
+
+
+def _moved_path(path: str, moved: dict[str, str]) -> str:
+    real = os.path.realpath(path)
+    for old, new in moved.items():
+        if real == old or real.startswith(old + os.sep):
+            return new + real[len(old) :]
+    return path
+
+
 def _drop_privileges(uid: int) -> list[str]:
     """Become the worker's own unprivileged uid/gid (only possible when started as root)."""
     if uid < 0:
@@ -194,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     writer = protocol.ProgressWriter(args.progress_fd)
     os.close(args.progress_fd)
     _set_limits(args)
+    _keep_import_paths(args.uid)
     problems = _drop_privileges(args.uid)
     seccomp_on = False
     if seccomp.supported():

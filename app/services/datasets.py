@@ -282,6 +282,11 @@ def _name_from(filename: str | None) -> str:
     return (stem or "dataset")[:200]
 
 
+def after_commit(session: Session, action: Callable[[], object]) -> None:
+    """Runs ``action`` once the session's transaction is committed (files follow rows)."""
+    _after(session, "commit", action)
+
+
 def _after(session: Session, outcome: str, action: Callable[[], object]) -> None:
     """Runs ``action`` when the session's transaction ends in ``outcome`` (commit|rollback)."""
     hooks = session.info.get(_HOOKS)

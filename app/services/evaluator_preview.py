@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core.config import Settings
 from app.core.errors import NotFound, Unavailable
+from app.core.threads import ThreadLane
 from app.evaluators import EvaluatorPool, EvaluatorSpec, Sample, SampleResult
 from app.evaluators.pool import SandboxUnavailable, isolation_in_force
 from app.models import User
@@ -43,6 +44,7 @@ log = logging.getLogger("rft.evaluators")
 BINS = 10
 T = TypeVar("T")
 SCORING_THREADS = 256  # previews waiting for a sandboxed worker each hold one (idle) thread
+ADMITTING = 4  # previews checking code and reading rows at once; the rest wait on the loop
 _KEEPALIVE_S = 1.0  # a streamed preview sends a comment this often while rows run
 _DISCONNECT_POLL_S = 0.25  # how often a running preview checks that its client is there
 
@@ -54,6 +56,7 @@ class SharedPool:
         self._settings = settings
         self._pool: EvaluatorPool | None = None
         self._lock = threading.Lock()
+        self.admission = ThreadLane(ADMITTING)
 
     def get(self) -> EvaluatorPool:
         """The pool; Unavailable (503, saying why and what to do) when evaluators cannot run
@@ -120,6 +123,23 @@ def plan(session: Session, settings: Settings, owner: User, request: PreviewRequ
         rows = datasets.read_rows(session, owner, dataset.id, 0, request.limit)
         indices = list(range(len(rows)))
     return Plan(code, indices, [Sample(row) for row in rows])
+
+
+async def admit(
+    shared: SharedPool, session: Session, settings: Settings, owner: User, request: PreviewRequest
+) -> tuple[Plan, EvaluatorPool]:
+    """`plan`, then release the session and get the pool: in the pool's admission lane, so
+    fifty previews arriving together wait on the event loop (holding no thread and no database
+    connection) instead of taking the threads and connections every other request needs."""
+    return await shared.admission.run(_admit, shared, session, settings, owner, request)
+
+
+def _admit(
+    shared: SharedPool, session: Session, settings: Settings, owner: User, request: PreviewRequest
+) -> tuple[Plan, EvaluatorPool]:
+    work = plan(session, settings, owner, request)
+    session.close()  # rows are read: no connection (nor SQLite's lock) held while scoring
+    return work, shared.get()
 
 
 def _finite(value: float | None) -> float | None:

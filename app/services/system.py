@@ -4,24 +4,46 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from app import tasks
 from app.core.config import Settings
 from app.core.errors import Unavailable
-from app.schemas.system import ComponentHealth, WorkerPong
+from app.schemas.system import ComponentHealth, Health, WorkerPong
 
 
 def database_health(session: Session) -> ComponentHealth:
     try:
         session.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means "not reachable"
-        return ComponentHealth(ok=False, detail=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        return _failed(exc)
     return ComponentHealth(ok=True, detail=session.get_bind().dialect.name)
+
+
+def health(
+    engine: Engine, settings: Settings, celery: Celery, isolation: Callable[[], str]
+) -> Health:
+    """Database (through `engine`: /healthz's own, so a busy request pool never delays it),
+    broker and the evaluators' isolation."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        database = ComponentHealth(ok=True, detail=engine.dialect.name)
+    except Exception as exc:  # any driver error means "not reachable"
+        database = _failed(exc)
+    broker = broker_health(settings, celery)
+    ok = database.ok and broker.ok
+    status = "ok" if ok else "unavailable"
+    return Health(status=status, database=database, broker=broker, isolation=isolation())
+
+
+def _failed(exc: Exception) -> ComponentHealth:
+    return ComponentHealth(ok=False, detail=f"{type(exc).__name__}: {exc}".splitlines()[0])
 
 
 def broker_health(settings: Settings, celery: Celery) -> ComponentHealth:
@@ -33,7 +55,7 @@ def broker_health(settings: Settings, celery: Celery) -> ComponentHealth:
         with celery.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
-        return ComponentHealth(ok=False, detail=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        return _failed(exc)
     return ComponentHealth(ok=True, detail=celery.conf.broker_url.split("://")[0])
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import CurrentUser, Limit, Offset, PathId, SessionDep, SettingsDep
@@ -64,11 +63,8 @@ async def preview(
 ) -> PreviewResponse:
     """Score rows of your dataset with unsaved code: per-row results and a summary. A client
     that disconnects stops the run."""
-    work = await run_in_threadpool(evaluator_preview.plan, session, settings, user, body)
+    work, shared = await evaluator_preview.admit(pool, session, settings, user, body)
     tenant = f"user-{user.id}"
-    # Rows are read: no connection (nor SQLite's lock) is held while evaluators run.
-    await run_in_threadpool(session.close)
-    shared = await run_in_threadpool(pool.get)
     return await evaluator_preview.run_while_connected(
         shared, work, tenant, request.is_disconnected
     )
@@ -84,10 +80,8 @@ async def preview_stream(
 ) -> StreamingResponse:
     """The preview as server-sent events: `result` per row as it finishes, `summary`, `end`.
     A client that disconnects stops the run."""
-    work = await run_in_threadpool(evaluator_preview.plan, session, settings, user, body)
+    work, shared = await evaluator_preview.admit(pool, session, settings, user, body)
     tenant = f"user-{user.id}"
-    await run_in_threadpool(session.close)  # the stream needs no database session
-    shared = await run_in_threadpool(pool.get)
     events = evaluator_preview.stream(shared, work, tenant)
     return StreamingResponse(
         events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

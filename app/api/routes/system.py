@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep
+from app.api.deps import CurrentUser, SettingsDep
 from app.schemas.common import Page
 from app.schemas.system import Health, WorkerPong
 from app.services import system
@@ -14,16 +14,15 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz", response_model=Health)
-async def healthz(request: Request, session: SessionDep, settings: SettingsDep) -> JSONResponse:
-    """Unauthenticated: 200 when the database and the broker answer, 503 otherwise."""
-    database = await run_in_threadpool(system.database_health, session)
-    broker = await run_in_threadpool(system.broker_health, settings, request.app.state.celery)
-    isolation = await run_in_threadpool(request.app.state.evaluator_pool.isolation)
-    ok = database.ok and broker.ok
-    health = Health(
-        status="ok" if ok else "unavailable", database=database, broker=broker, isolation=isolation
-    )
-    return JSONResponse(health.model_dump(), status_code=200 if ok else 503)
+async def healthz(request: Request, settings: SettingsDep) -> JSONResponse:
+    """Unauthenticated: 200 when the database and the broker answer, 503 otherwise.
+
+    Answers while the server is busy: no request session, its own database connection and
+    its own thread lane, so fifty previews being admitted never queue it (issue 11)."""
+    state = request.app.state
+    checks = (state.health_engine, settings, state.celery, state.evaluator_pool.isolation)
+    health = await state.health_lane.run(system.health, *checks)
+    return JSONResponse(health.model_dump(), status_code=200 if health.status == "ok" else 503)
 
 
 @router.post("/api/v1/system/ping", response_model=Page[WorkerPong])
