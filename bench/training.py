@@ -1,6 +1,6 @@
 """Step time of the demo GRPO config through a real job vs. a bare TRL script, in one run.
 
-    .venv/bin/python bench/training.py [--steps 300]
+    .venv/bin/python bench/training.py [--steps 300] [--rounds 2] [--models-dir DIR]
 
 Both use the same demo model, data, GRPOConfig and LoRA settings, and save one checkpoint at
 the end. The job adds what the platform does per step: rewards through the sandboxed evaluator
@@ -89,10 +89,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=2)
-    steps = parser.parse_args().steps
-    rounds = parser.parse_args().rounds
+    parser.add_argument(
+        "--models-dir", type=Path, help="reuse the demo model built there (default: build it)"
+    )
+    args = parser.parse_args()
+    steps, rounds = args.steps, args.rounds
     root = Path(tempfile.mkdtemp(prefix="rft-bench-"))
-    settings = Settings(_env_file=None, data_dir=root, models_dir=root / "models")
+    models = args.models_dir or root / "models"
+    settings = Settings(_env_file=None, data_dir=root, models_dir=models)
     upgrade(settings.database)
     print("building the demo model…", flush=True)
     build_with_status(settings.models_path, demo.DEMO_MODEL)
