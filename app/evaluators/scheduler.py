@@ -93,13 +93,11 @@ class _Job:
 
 
 def _chunk_size(spec: EvaluatorSpec, remaining: int, workers: int, even: int | None) -> int:
-    """Rows for the next chunk: guided scheduling, large first and smaller toward the end,
-    so no worker sits idle while another finishes a long last chunk; `even` (rows per
-    worker) for a run known to be short."""
+    """Rows for the next chunk: `even` (rows per worker, an equal share of the run) when set,
+    else guided scheduling, large first and smaller toward the end, so no worker sits idle
+    while another finishes a long last chunk."""
     if spec.kind == "batch":
         return BATCH_CALL_MAX
-    if spec.entry.is_async:  # async rows overlap inside a worker: give each worker a share
-        return max(1, min(MAX_CHUNK, math.ceil(remaining / workers)))
     if even is not None:
         return max(1, min(MAX_CHUNK, even))
     return max(1, min(MAX_CHUNK, math.ceil(remaining / (workers * 2))))
@@ -126,7 +124,10 @@ class Dispatch:
         # Scheduling only (never a deadline): how long this evaluator's rows took before.
         row_s = pool.row_seconds(spec.key)
         short = row_s is not None and row_s * len(rows) <= SHORT_RUN_S
-        self.even = math.ceil(len(rows) / pool.size) if short else None
+        # Async rows overlap inside a worker: each worker gets an equal share of the whole run
+        # (shares of what is left would leave the last rows waiting alone for a second round).
+        share = short or spec.entry.is_async
+        self.even = math.ceil(len(rows) / pool.size) if share else None
 
     @property
     def pending(self) -> bool:
