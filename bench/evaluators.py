@@ -5,7 +5,10 @@ Prints, in one run:
   * pool / serial in-process speed-up for an evaluator burning ~2 ms of CPU a row
     (target >= 1.7 on 2 cores);
   * the latency of one small call (16 rows, a GRPO step's worth), which is what a training
-    step pays on top of TRL.
+    step pays on top of TRL;
+  * a training step's scoring (32 rows) with one evaluator and with two (each step switches
+    between two (user, evaluator version) workers), with live workers kept per pair and, for
+    reference, with only `size` workers alive (a restart on every switch).
 The machine's own parallel speed-up (plain forked processes, no sandbox) is printed next to
 the pool's: on a shared VM the two cores rarely give a full 2x.
 """
@@ -95,6 +98,27 @@ def timed_score(pool: EvaluatorPool, code: str, samples: list[Sample]) -> float:
     return elapsed
 
 
+SECOND = TRIVIAL.replace("return float(", "return 0.0 + float(")  # another evaluator version
+
+
+def step_ms(pool: EvaluatorPool, codes: list[str], samples: list[Sample]) -> float:
+    """One training step's scoring: every evaluator of the job on the step's samples."""
+    started = time.perf_counter()
+    for code in codes:
+        pool.score(code, samples, tenant="user-1")
+    return (time.perf_counter() - started) * 1000
+
+
+def switching(max_workers: int | None, steps: int) -> tuple[float, float]:
+    """Median ms per step with one evaluator and with two, 32 rows a step."""
+    samples = rows(32)
+    with EvaluatorPool(max_workers=max_workers) as pool:
+        step_ms(pool, [TRIVIAL, SECOND], samples)  # start the workers, load both
+        one = statistics.median(step_ms(pool, [TRIVIAL], samples) for _ in range(steps))
+        two = statistics.median(step_ms(pool, [TRIVIAL, SECOND], samples) for _ in range(steps))
+    return one, two
+
+
 def main() -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load {load}")
@@ -117,6 +141,8 @@ def main() -> None:
         serial, pooled = min(serial_runs), min(pool_runs)
         workers = pool.size
     plain = min(plain_parallel_seconds(burn, burn_rows, workers) for _ in range(3))
+    kept = switching(None, 200)
+    restarted = switching(workers, 10)
     per_row_ms = serial / BURN_ROWS * 1000
     print(
         f"trivial evaluator, {THROUGHPUT_ROWS:,} rows: "
@@ -135,6 +161,11 @@ def main() -> None:
     print(
         f"  for reference, {workers} plain forked processes (no sandbox): {plain:.2f} s, "
         f"speed-up {serial / plain:.2f}x — the most this machine gave at that moment"
+    )
+    print(
+        f"training step, 32 rows: 1 evaluator {kept[0]:.2f} ms, 2 evaluators {kept[1]:.2f} ms "
+        f"(median); with only {workers} workers alive (a restart per switch): "
+        f"{restarted[0]:.2f} ms, {restarted[1]:.2f} ms"
     )
 
 

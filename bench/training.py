@@ -1,16 +1,21 @@
 """Step time of the demo GRPO config through a real job vs. a bare TRL script, in one run.
 
-    .venv/bin/python bench/training.py [--steps 300]
+    .venv/bin/python bench/training.py [--steps 300] [--rounds 2] [--models-dir DIR]
 
 Both use the same demo model, data, GRPOConfig and LoRA settings, and save one checkpoint at
 the end. The job adds what the platform does per step: rewards through the sandboxed evaluator
 pool, metrics/completions/logs persisted by the recorder, the callback. Target: ratio <= 1.10.
+
+A third run per round trains with two evaluators (the demo one and a second version of it,
+so the reward and therefore the generations stay the same): each step switches between two
+(user, evaluator version) workers, which shows what such a switch costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -26,13 +31,16 @@ from app.core.db import make_engine, make_session_factory, transaction
 from app.core.migrate import upgrade
 from app.models import JobEvent
 from app.schemas.job_params import parse_job_request
-from app.services import demo, jobs, users
+from app.services import demo, evaluators, jobs, users
 from app.tasks import EvaluatorPin, JobSpec
 from worker.training.data import trainer_rows
 from worker.training.demo_model import build_with_status
 from worker.training.runner import run_job
 from worker.training.spec import Hardware, grpo_arguments, lora_arguments
 from worker.training.trainer import load_model, prompt_tokens
+
+# The demo evaluator as a second version: same rewards, its own worker.
+SECOND_CODE = demo.EVALUATOR_CODE.replace("Demo evaluator:", "Demo evaluator (second copy):")
 
 
 def bare_trl(settings: Settings, spec: JobSpec, rows: list[dict], work: Path) -> float:
@@ -81,16 +89,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=2)
-    steps = parser.parse_args().steps
-    rounds = parser.parse_args().rounds
+    parser.add_argument(
+        "--models-dir", type=Path, help="reuse the demo model built there (default: build it)"
+    )
+    args = parser.parse_args()
+    steps, rounds = args.steps, args.rounds
     root = Path(tempfile.mkdtemp(prefix="rft-bench-"))
-    settings = Settings(_env_file=None, data_dir=root, models_dir=root / "models")
+    models = args.models_dir or root / "models"
+    settings = Settings(_env_file=None, data_dir=root, models_dir=models)
     upgrade(settings.database)
     print("building the demo model…", flush=True)
     build_with_status(settings.models_path, demo.DEMO_MODEL)
     factory = make_session_factory(make_engine(settings.database))
     with transaction(factory) as session:
         resources = demo.seed(session, settings, users.ensure_admin(session, "admin"))
+    with transaction(factory) as session:
+        admin = users.ensure_admin(session, "admin")
+        second = evaluators.create(session, admin, "demo (second version)", SECOND_CODE).id
     request = demo.job_request(resources)
     request["validation_dataset_id"] = None
     request["training"].update(max_steps=steps, save_steps=steps, eval_steps=steps)
@@ -99,20 +114,29 @@ def main() -> None:
     pin = EvaluatorPin(id=0, name="demo", version=1, weight=1.0, code=code)
     spec = JobSpec(training=parsed.training, rollout=parsed.rollout, evaluators=[pin])
     rows = demo.addition_rows(2000, seed=0)
-    bare, job = [], []
-    for i in range(rounds):  # interleaved, so drift in machine load hits both alike
+    two = {**request, "evaluators": [*request["evaluators"], {"id": second, "weight": 1.0}]}
+    bare, job, job2 = [], [], []
+    for i in range(rounds):  # interleaved, so drift in machine load hits all alike
         bare.append(bare_trl(settings, spec, rows, root / f"bare-{i}"))
         job.append(through_job(settings, request))
-        print(f"round {i + 1}: bare {bare[-1]:.1f} s, job {job[-1]:.1f} s", flush=True)
-    b, j = statistics.median(bare), statistics.median(job)
+        job2.append(through_job(settings, two))
+        print(
+            f"round {i + 1}: bare {bare[-1]:.1f} s, job {job[-1]:.1f} s, "
+            f"job with 2 evaluators {job2[-1]:.1f} s",
+            flush=True,
+        )
+    b, j, j2 = statistics.median(bare), statistics.median(job), statistics.median(job2)
     machine = f"{platform.machine()}, {platform.processor() or 'cpu'}"
-    print(f"machine: {machine}, python {platform.python_version()}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {machine}, python {platform.python_version()}, load {load}")
     n = spec.rollout.n
     per_step = grpo_arguments(spec, str(root), 22, Hardware.detect())["per_device_train_batch_size"]
     print(f"steps per run: {steps} ({per_step // n} prompts x {n} completions)")
     print(f"bare TRL: {1000 * b / steps:.1f} ms/step")
     print(f"job:      {1000 * j / steps:.1f} ms/step")
+    print(f"job, 2 evaluators: {1000 * j2 / steps:.1f} ms/step")
     print(f"ratio job / bare: {j / b:.3f} (target <= 1.10)")
+    print(f"ratio job with 2 evaluators / bare: {j2 / b:.3f}")
 
 
 if __name__ == "__main__":

@@ -42,8 +42,25 @@ def _clip_optional(text: str | None, limit: int) -> str | None:
     return None if text is None else clip(text, limit)
 
 
+def _surely_within(result: SampleResult) -> bool:
+    """True when no cap can apply: each text is short enough in characters to be within its
+    byte limit at 4 bytes a character (most results: one check per field, no copy)."""
+    return (
+        len(result.reason or "") <= REASON_LIMIT // 4
+        and len(result.stdout) <= STDOUT_LIMIT // 4
+        and len(result.error or "") <= ERROR_LIMIT // 4
+        and len(result.metrics) <= METRICS_LIMIT
+        and all(
+            len(name) <= METRIC_NAME_LIMIT // 4 and len(m.reason or "") <= REASON_LIMIT // 4
+            for name, m in result.metrics.items()
+        )
+    )
+
+
 def bound_result(result: SampleResult) -> SampleResult:
     """The result with every text and collection within the caps above (a copy when cut)."""
+    if _surely_within(result):
+        return result
     reason = _clip_optional(result.reason, REASON_LIMIT)
     metrics = result.metrics
     if len(metrics) > METRICS_LIMIT or any(

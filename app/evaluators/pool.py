@@ -7,6 +7,12 @@
 
 Thread-safe: workers are checked out chunk by chunk under a condition variable, so the web
 app's threadpool and a training callback can share one pool.
+
+A worker serves one evaluator version of one tenant. At most `size` run at once, but up to
+`max_workers` stay alive, so a job with two evaluators (or a preview next to a training run)
+switches between live workers instead of restarting one (0.3-0.7 s) on every switch. When all
+are alive, the least recently used idle one is replaced; live workers beyond `size` that sat
+idle for `idle_evict_s` are stopped.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ from .values import Sample, SampleResult
 log = logging.getLogger(__name__)
 
 UNSAFE_SETTING = "RFT_UNSAFE_NO_SANDBOX"
+WORKERS_PER_CPU = 4  # default max_workers per running worker: live (tenant, version) pairs
+IDLE_EVICT_S = 60.0
+ROW_TIME_KEYS = 256  # evaluators whose row time the pool remembers
 
 
 def isolation_in_force(unsafe_no_sandbox: bool | None = None) -> str:
@@ -75,6 +84,7 @@ class Slot:
         self.tenant: Tenancy | None = None
         # Mirror of the worker's evaluator LRU, so each evaluator's code is sent only once.
         self._loaded: OrderedDict[str, None] = OrderedDict()
+        self.idle_since = time.monotonic()  # when it was last given back to the pool
 
     def ensure_started(self) -> WorkerProcess:
         if self.process is None:
@@ -146,6 +156,8 @@ class EvaluatorPool:
         unsafe_no_sandbox: bool | None = None,
         per_owner: int | None = None,
         envs_dir: str | None = None,
+        max_workers: int | None = None,
+        idle_evict_s: float = IDLE_EVICT_S,
     ) -> None:
         """size: workers (default os.cpu_count()); timeout_s: wall-clock limit per row (per
         call for batch evaluators); allow_network: run evaluators that declare
@@ -158,7 +170,10 @@ class EvaluatorPool:
         (SandboxUnavailable): untrusted code never runs unconfined by accident;
         per_owner: workers one tenant may hold at once (default: all of them).
         While several tenants want workers, each gets an equal share first;
-        envs_dir: where declared-requirement environments are (bound read-only)."""
+        envs_dir: where declared-requirement environments are (bound read-only);
+        max_workers: worker processes kept alive, each for one (tenant, evaluator version)
+        (default 4 x size, at least size); idle_evict_s: live workers beyond `size` idle this
+        long are stopped."""
         self.size = max(1, size or os.cpu_count() or 1)
         self.timeout_s = float(timeout_s)
         self.allow_network = allow_network
@@ -180,11 +195,16 @@ class EvaluatorPool:
                 "rlimits, a seccomp filter and their own uid only; they can read the host file "
                 "system. Install bubblewrap (apt-get install bubblewrap)."
             )
+        self.max_workers = max(self.size, max_workers or WORKERS_PER_CPU * self.size)
+        self.idle_evict_s = idle_evict_s
         self._cond = threading.Condition()
+        # More slots are added on demand, up to max_workers; `size` of them run at once.
         self._slots = {False: [Slot(self._launcher, network=False) for _ in range(self.size)]}
         if allow_network:
             self._slots[True] = [Slot(self._launcher, network=True) for _ in range(self.size)]
         self._idle = {network: list(slots) for network, slots in self._slots.items()}
+        self._busy: Counter[bool] = Counter()  # slots checked out, per kind
+        self._row_seconds: OrderedDict[str, float] = OrderedDict()
         self._closed = False
         self.per_owner = max(1, per_owner or self.size)
         self._held: Counter[str | None] = Counter()  # workers checked out, per tenant
@@ -217,28 +237,41 @@ class EvaluatorPool:
             self._cond.notify_all()
 
     def checkout(self, network: bool, *, wait: bool, tenant: Tenancy | None = None) -> Slot | None:
-        """An idle slot (preferably one already serving `tenant`, then a clean one), or None
-        when none is idle and `wait` is False. The caller restarts a slot that served another."""
+        """A slot to run `tenant`'s chunk on: preferably a live one already serving `tenant`,
+        then a clean one, then a new one; at max_workers the least recently used idle one
+        (the caller restarts a slot that served another). None when `size` are busy (or the
+        tenant has its share) and `wait` is False."""
         with self._cond:
             while True:
                 if self._closed:
                     raise RuntimeError("the evaluator pool is closed")
-                idle = self._idle[network]
                 owner = tenant[0] if tenant else None
-                if idle and self._may_take(owner):
-                    same = [i for i, slot in enumerate(idle) if slot.tenant == tenant]
-                    # Clean: no user code ran in it yet; a started one saves a start-up.
-                    clean = sorted(
-                        (i for i, slot in enumerate(idle) if slot.tenant is None),
-                        key=lambda i: idle[i].process is not None,
-                    )
-                    slot = idle.pop((same or clean or [-1])[-1])
+                if self._busy[network] < self.size and self._may_take(owner):
+                    slot = self._pick(network, tenant)
+                    self._busy[network] += 1
                     slot.holder = owner
                     self._held[owner] += 1
                     return slot
                 if not wait:
                     return None
                 self._cond.wait()
+
+    def _pick(self, network: bool, tenant: Tenancy | None) -> Slot:
+        """Take a slot out of the idle list (oldest first), or add one (lock held)."""
+        idle = self._idle[network]
+        same = [slot for slot in idle if slot.tenant == tenant]
+        # Clean: no user code ran in it yet; a started one saves a start-up.
+        clean = sorted((s for s in idle if s.tenant is None), key=lambda s: s.process is not None)
+        if same or clean:
+            slot = (same or clean)[-1]
+        elif len(self._slots[network]) < self.max_workers or not idle:
+            slot = Slot(self._launcher, network=network)
+            self._slots[network].append(slot)
+            return slot
+        else:
+            slot = idle[0]  # least recently used: the caller replaces its process
+        idle.remove(slot)
+        return slot
 
     def _may_take(self, owner: str | None) -> bool:
         """Fair share: one tenant never holds more than `per_owner` workers, and while other
@@ -266,8 +299,35 @@ class EvaluatorPool:
             self._held[slot.holder] -= 1
             if self._held[slot.holder] <= 0:
                 del self._held[slot.holder]
+            self._busy[slot.network] -= 1
+            slot.idle_since = time.monotonic()
             self._idle[slot.network].append(slot)
+            self._stop_idle_extras(slot.network, slot.idle_since)
             self._cond.notify_all()
+
+    def _stop_idle_extras(self, network: bool, now: float) -> None:
+        """Stop live workers beyond `size` that sat idle for idle_evict_s, oldest first
+        (lock held; SIGKILL to a worker that is waiting for input ends it at once)."""
+        live = sum(slot.process is not None for slot in self._slots[network])
+        for slot in list(self._idle[network]):  # least recently used first
+            if live <= self.size:
+                return
+            if slot.process is not None and now - slot.idle_since >= self.idle_evict_s:
+                slot.discard()
+                live -= 1
+
+    def row_seconds(self, key: str) -> float | None:
+        """How long a row of evaluator `key` took lately (parent's clock, whole chunks):
+        used to size chunks, never for a deadline."""
+        with self._cond:
+            return self._row_seconds.get(key)
+
+    def note_row_seconds(self, key: str, seconds: float) -> None:
+        with self._cond:
+            before = self._row_seconds.pop(key, None)
+            self._row_seconds[key] = seconds if before is None else 0.7 * before + 0.3 * seconds
+            if len(self._row_seconds) > ROW_TIME_KEYS:
+                self._row_seconds.popitem(last=False)
 
     def score(
         self,

@@ -46,6 +46,10 @@ BATCH_CALL_MAX = 4096  # rows per call of a batch-form evaluator
 STARTUP_TIMEOUT_S = 60.0  # a worker must say hello within this
 ASYNC_GRACE_S = 0.5  # lets the worker's own asyncio.wait_for fire before the parent kills
 MAX_ATTEMPTS = 3  # a chunk whose worker dies before touching any row is retried this often
+# A run whose rows are known (from earlier chunks, on the parent's clock) to take less than
+# this in all is split evenly, one chunk per worker: a training step's few dozen cheap rows
+# then cost one round trip per worker instead of ten guided chunks.
+SHORT_RUN_S = 0.02
 _POLL_S = 0.05
 
 Row = tuple[dict[str, Any], str | None]
@@ -67,26 +71,35 @@ class _Job:
     done: set[int] = field(default_factory=set)
     step_start: int = 0  # first position of the current step
     finished: bool = False  # the worker sent the chunk's last frame
+    sent: float = field(default_factory=time.monotonic)  # for the row-time estimate only
 
     def step(self) -> range:
         return range(
             self.step_start, min(self.step_start + self.step_size, len(self.chunk.indices))
         )
 
+    def in_step(self, pos: int) -> bool:
+        end = min(self.step_start + self.step_size, len(self.chunk.indices))
+        return self.step_start <= pos < end
+
     def advance(self) -> None:
-        while self.step_start < len(self.chunk.indices) and all(
-            p in self.done for p in self.step()
+        size, total, done = self.step_size, len(self.chunk.indices), self.done
+        while self.step_start < total and (
+            self.step_start in done  # the common case: one row per step
+            if size == 1
+            else all(p in done for p in range(self.step_start, min(self.step_start + size, total)))
         ):
-            self.step_start += self.step_size
+            self.step_start += size
 
 
-def _chunk_size(spec: EvaluatorSpec, remaining: int, workers: int) -> int:
-    """Rows for the next chunk: guided scheduling, large first and smaller toward the end,
-    so no worker sits idle while another finishes a long last chunk."""
+def _chunk_size(spec: EvaluatorSpec, remaining: int, workers: int, even: int | None) -> int:
+    """Rows for the next chunk: `even` (rows per worker, an equal share of the run) when set,
+    else guided scheduling, large first and smaller toward the end, so no worker sits idle
+    while another finishes a long last chunk."""
     if spec.kind == "batch":
         return BATCH_CALL_MAX
-    if spec.entry.is_async:  # async rows overlap inside a worker: give each worker a share
-        return max(1, min(MAX_CHUNK, math.ceil(remaining / workers)))
+    if even is not None:
+        return max(1, min(MAX_CHUNK, even))
     return max(1, min(MAX_CHUNK, math.ceil(remaining / (workers * 2))))
 
 
@@ -108,6 +121,13 @@ class Dispatch:
         self.cursor = 0  # rows before this one have been handed out
         self.retry: deque[_Chunk] = deque()  # rows to run again on a fresh worker
         self.inflight: dict[Slot, _Job] = {}
+        # Scheduling only (never a deadline): how long this evaluator's rows took before.
+        row_s = pool.row_seconds(spec.key)
+        short = row_s is not None and row_s * len(rows) <= SHORT_RUN_S
+        # Async rows overlap inside a worker: each worker gets an equal share of the whole run
+        # (shares of what is left would leave the last rows waiting alone for a second round).
+        share = short or spec.entry.is_async
+        self.even = math.ceil(len(rows) / pool.size) if share else None
 
     @property
     def pending(self) -> bool:
@@ -116,7 +136,7 @@ class Dispatch:
     def _next_chunk(self) -> _Chunk:
         if self.retry:
             return self.retry.popleft()
-        size = _chunk_size(self.spec, len(self.rows) - self.cursor, self.pool.size)
+        size = _chunk_size(self.spec, len(self.rows) - self.cursor, self.pool.size, self.even)
         end = min(self.cursor + size, len(self.rows))
         chunk = _Chunk(list(range(self.cursor, end)))
         self.cursor = end
@@ -228,7 +248,7 @@ class Dispatch:
                 if slot.hello is not None:  # only the runner speaks before user code runs
                     raise ProtocolBroken("broke the protocol: a second hello")
                 slot.hello = message
-                job.started = time.monotonic()  # its clock starts once it is up
+                job.started = job.sent = time.monotonic()  # its clock starts once it is up
                 continue
             if len(message.positions) != len(message.results):
                 raise ProtocolBroken("broke the protocol: positions and results differ in length")
@@ -237,7 +257,7 @@ class Dispatch:
             for pos, result in zip(message.positions, message.results, strict=True):
                 if pos in job.done:
                     continue  # resent: proves nothing, restarts nothing
-                if pos not in job.step():
+                if not job.in_step(pos):
                     raise ProtocolBroken(f"broke the protocol: a result for row {pos} out of turn")
                 job.done.add(pos)
                 job.advance()
@@ -260,6 +280,8 @@ class Dispatch:
                 if pos not in job.done:  # never expected; keeps every row accounted for
                     reason = "internal error: the worker returned no result for this row"
                     yield job.chunk.indices[pos], SampleResult.invalid(reason)
+            rows = len(job.chunk.indices)
+            self.pool.note_row_seconds(self.spec.key, (time.monotonic() - job.sent) / rows)
             del self.inflight[slot]
             if slot.recycle:
                 slot.discard()

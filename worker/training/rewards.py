@@ -13,7 +13,13 @@ import time
 from typing import Any
 
 from app.core.config import Settings
-from app.evaluators import EvaluatorPool, Sample, SampleResult, check_code, component_spec
+from app.evaluators import (
+    EvaluatorPool,
+    Sample,
+    SampleResult,
+    component_spec,
+    load_evaluator_spec,
+)
 from app.evaluators.rows import CONTEXT_KEY
 from app.evaluators.validate import is_skipped
 from app.services import evaluator_envs
@@ -42,21 +48,23 @@ def expand_components(evaluators: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     The job's `components` ({name: weight}) picks a subset and their weights; by default every
     reward function of the module counts with weight 1. A component's weight multiplies the
-    evaluator's; its metrics are named `rewards/<evaluator>/<component>/...`.
+    evaluator's; its metrics are named `rewards/<evaluator>/<component>/...`. Each entry's
+    "code" is the checked EvaluatorSpec, so scoring a step does not parse the code again.
     """
     out = []
     for evaluator in evaluators:
-        names = check_code(evaluator["code"]).component_names()
+        spec = load_evaluator_spec(evaluator["code"])
+        names = spec.entry.component_names()
         chosen = evaluator.get("components") or {}
         if len(names) == 1 and not chosen:
-            out.append(evaluator)
+            out.append({**evaluator, "code": spec})
             continue
         for name, weight in (chosen or dict.fromkeys(names, 1.0)).items():
             out.append(
                 {
                     **evaluator,
                     "name": f"{evaluator['name']}/{name}",
-                    "code": component_spec(evaluator["code"], name),
+                    "code": component_spec(spec, name),
                     "weight": float(evaluator["weight"]) * float(weight),
                 }
             )
