@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 
 from app.core.errors import InvalidInput, field_errors
-from app.schemas.common import DbId, InputModel
+from app.schemas.common import MAX_ID, DbId, InputModel
 
 LORA_RANKS = (4, 8, 16, 32, 64, 128)
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
@@ -127,20 +127,34 @@ class TrainingParams(InputModel):
             "1 helps when the base model rarely gets a reward at all.", group="algorithm"
         ),
     )
-    eval_steps: int | None = Field(
+    eval_steps: float | None = Field(
         None,
-        ge=1,
-        description="Validate every N steps.",
+        gt=0,
+        le=MAX_ID,
+        description="Validate every N steps, or a fraction below 1 of the run's steps "
+        "(0.25 = every quarter); also at the start and the end.",
         json_schema_extra=_guide("Lower it to see validation more often.", unset="5 times per run"),
     )
-    save_steps: int | None = Field(
+    save_steps: float | None = Field(
         None,
-        ge=1,
-        description="Checkpoint every N steps.",
+        gt=0,
+        le=MAX_ID,
+        description="Checkpoint every N steps, or a fraction below 1 of the run's steps "
+        "(0.25 = every quarter); also at the end.",
         json_schema_extra=_guide(
             "Lower it to keep more checkpoints to choose from.", unset="5 times per run"
         ),
     )
+
+    @field_validator("eval_steps", "save_steps")
+    @classmethod
+    def _steps_or_fraction(cls, value: float | None) -> float | None:
+        """As transformers reads them: a whole number of steps, or a fraction below 1."""
+        if value is None or value < 1:
+            return value
+        if not value.is_integer():
+            raise ValueError(f"must be a whole number of steps or a fraction below 1 (got {value})")
+        return int(value)
 
 
 class RolloutParams(InputModel):

@@ -14,7 +14,7 @@ from app.core.errors import InvalidInput, is_htmx
 from app.schemas.job import JobPublic
 from app.schemas.job_params import parse_job_request
 from app.services import demo, job_compare, job_views, jobs
-from app.tasks import enqueue_job
+from app.tasks import enqueue_job_after_commit
 from app.web import job_fragments
 from app.web.deps import PageUser
 from app.web.templating import render
@@ -63,8 +63,8 @@ def launch_demo(
     """Queue the demo job for this user (their own copy of the demo resources)."""
     resources = demo.seed(session, settings, user)
     job = jobs.create(session, settings, user, parse_job_request(demo.job_request(resources)))
+    enqueue_job_after_commit(session, request.app.state.celery, job.id)
     session.commit()
-    enqueue_job(request.app.state.celery, job.id)
     return Response(status_code=204, headers={"HX-Redirect": f"/fine-tuning/{job.id}"})
 
 

@@ -32,7 +32,7 @@ from app.services import (
     jobs,
     preflight,
 )
-from app.tasks import enqueue_job
+from app.tasks import enqueue_job_after_commit
 from app.web.deps import PageUser
 from app.web.templating import render
 
@@ -226,8 +226,8 @@ async def launch(
         )
         body.update(dataset_id=train.id, validation_dataset_id=validation.id)
     job = jobs.create(session, settings, user, parse_job_request(body))
+    enqueue_job_after_commit(session, request.app.state.celery, job.id)
     session.commit()
-    enqueue_job(request.app.state.celery, job.id)
     return Response(status_code=204, headers={"HX-Redirect": f"/fine-tuning/{job.id}"})
 
 

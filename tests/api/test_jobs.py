@@ -9,9 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import tasks
+from app.core.config import Settings
 from app.models import Job
 from app.services import demo, jobs
 from tests.conftest import Account
+from tests.test_tasks import _sent
 
 
 def post_job(client: TestClient, account: Account, body: dict[str, Any]) -> Any:
@@ -43,6 +46,8 @@ class TestCreateJob:
             ("training", "beta", 2, "Invalid training parameters", "between 0.0 and 1.0"),
             ("training", "loss_type", "ppo", "Invalid training parameters", "grpo, dr_grpo, dapo"),
             ("training", "colour", "red", "Invalid training parameters", "unknown field"),
+            ("training", "eval_steps", 1.5, "Invalid training parameters", "fraction below 1"),
+            ("training", "save_steps", 0, "Invalid training parameters", "greater than 0"),
         ],
     )
     def test_bad_value_names_field_and_range(
@@ -111,6 +116,22 @@ class TestCreateJob:
         assert job["evaluators"][0]["version"] == 1
         assert job["training"]["learning_rate"] == 5e-4
         assert job["rollout"]["n"] == 8
+
+    def test_the_worker_is_rung_once_the_job_is_saved(
+        self, client: TestClient, alice: Account, request_body: dict[str, Any], settings: Settings
+    ) -> None:
+        job_id = post_job(client, alice, request_body).json()["id"]
+        sent = _sent(tasks.make_client(settings), "gpu")
+        assert sent == [(tasks.TRAIN_TASK, [{"job_id": job_id}])]
+
+    def test_validation_and_checkpoints_as_a_share_of_the_run(
+        self, client: TestClient, alice: Account, request_body: dict[str, Any]
+    ) -> None:
+        request_body["training"].update(eval_steps=0.25, save_steps=0.5)
+        response = post_job(client, alice, request_body)
+        assert response.status_code == 201, response.text
+        training = response.json()["training"]
+        assert training["eval_steps"] == 0.25 and training["save_steps"] == 0.5
 
 
 class TestJobAccess:

@@ -115,3 +115,31 @@ def test_generates_with_bf16_on_gpu(models_dir: Any) -> None:
     assert next(model.parameters()).dtype == torch.bfloat16
     inputs = tokenizer("3+4=", return_tensors="pt").to("cuda")
     assert model.generate(**inputs, max_new_tokens=2).shape[1] > inputs["input_ids"].shape[1]
+
+
+def test_validation_and_checkpoints_reach_trl_as_steps_or_a_share_of_the_run() -> None:
+    from trl import GRPOConfig
+
+    args = grpo_arguments(spec(eval_steps=0.25, save_steps=50), "/tmp/x", 36, CPU, validate=True)
+    assert args["eval_strategy"] == "steps" and args["eval_on_start"]
+    config = GRPOConfig(**args)  # transformers accepts both forms
+    assert config.eval_steps == 0.25 and config.save_steps == 50
+    assert config.num_generations_eval == 1  # one completion per validation row
+    unset = grpo_arguments(spec(), "/tmp/x", 36, CPU, validate=True)
+    assert unset["eval_steps"] == unset["save_steps"] == 0.2  # 5 times a run
+
+
+def test_no_validation_rows_or_a_resumed_run_skip_the_validation_at_start() -> None:
+    assert grpo_arguments(spec(), "/tmp/x", 36, CPU)["eval_strategy"] == "no"
+    resumed = grpo_arguments(spec(), "/tmp/x", 36, CPU, validate=True, resuming=True)
+    assert resumed["eval_strategy"] == "steps" and not resumed["eval_on_start"]
+
+
+@pytest.mark.parametrize("value", [1.5, 0, -0.5, 2**31])
+def test_steps_that_transformers_would_refuse_are_a_422(value: float) -> None:
+    from app.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as caught:
+        spec(eval_steps=value)
+    [error] = caught.value.errors
+    assert error["field"] == "training.eval_steps"

@@ -1,4 +1,5 @@
-"""The trainer callback: progress, metrics, validation, checkpoints, cancel and evaluator swaps."""
+"""The platform's hooks on TRL's loops: progress, metrics, validation results, checkpoints,
+cancel and evaluator swaps (GRPO), and the warm-up's progress (SFT)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from worker.training.context import Phase
 from worker.training.recorder import Recorder
 from worker.training.rewards import RewardHub
-from worker.training.validation import Validator
+
+# What the reward hub logs through TRL during evaluation (see RewardHub._log_validation).
+VALIDATION_PREFIX = "eval_validation/"
 
 
 def _numbers(logs: dict[str, Any]) -> dict[str, float]:
@@ -22,17 +26,29 @@ def _numbers(logs: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def validation_values(metrics: dict[str, Any]) -> dict[str, float]:
+    """TRL's evaluation metrics -> the stored validation metrics: ``eval/reward`` (TRL's mean
+    reward over the validation rows, invalid samples left out), ``eval/invalid_frac`` and
+    ``eval/<evaluator>/mean``."""
+    numbers = _numbers(metrics)
+    values = {
+        "eval/" + key.removeprefix(VALIDATION_PREFIX): value
+        for key, value in numbers.items()
+        if key.startswith(VALIDATION_PREFIX)
+    }
+    if "eval_reward" in numbers:
+        values["eval/reward"] = numbers["eval_reward"]
+    return values
+
+
 class JobCallback(TrainerCallback):
     def __init__(
         self,
         recorder: Recorder,
         hub: RewardHub,
-        validator: Validator | None,
-        every: int,
         on_checkpoint: Callable[[int, str, dict[str, float], float | None], None],
     ) -> None:
-        self.recorder, self.hub, self.validator = recorder, hub, validator
-        self.every, self.on_checkpoint = every, on_checkpoint
+        self.recorder, self.hub, self.on_checkpoint = recorder, hub, on_checkpoint
         self.revision: int | None = None
         self.cancelled = False
         self.last_eval: tuple[int, float | None] | None = None
@@ -43,13 +59,6 @@ class JobCallback(TrainerCallback):
         self.recorder.progress(state.global_step, state.max_steps)
         if self.recorder.evaluators is not None:
             self.revision = self.recorder.evaluators[0]
-        if self.validator is not None and state.global_step == 0:
-            self._validate(kwargs["model"], 0)  # the base model's score: where the curve starts
-
-    def _validate(self, model: Any, step: int) -> None:
-        values = self.validator.run(model) if self.validator is not None else {}
-        self.last_eval = (step, values.get("eval/reward"))
-        self.recorder.metric("eval", step, values)
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.hub.step = state.global_step + 1
@@ -63,14 +72,8 @@ class JobCallback(TrainerCallback):
             self.revision = update[0]
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        step = state.global_step
         self.progress_at = time.monotonic()
-        self.recorder.progress(step, state.max_steps)
-        at_end = step >= state.max_steps
-        if self.validator is not None and (step % self.every == 0 or at_end):
-            self._validate(kwargs["model"], step)
-        if at_end:
-            control.should_save = True
+        self.recorder.progress(state.global_step, state.max_steps)
         if self.recorder.lost:  # recovery gave the job to another worker: leave it to them
             control.should_training_stop = True
             return
@@ -86,12 +89,42 @@ class JobCallback(TrainerCallback):
         if "train_runtime" in values:  # the end-of-run summary, not a step
             self.recorder.event("summary", values)
             return
+        if any(key.startswith("eval_") for key in values):  # recorded by on_evaluate
+            return
         values.update(self.hub.take_metrics(state.global_step))
         self.last_train = values
         self.recorder.metric("train", state.global_step, values)
+
+    def on_evaluate(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        metrics: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """TRL's evaluation on the validation rows (at the start, then every eval_steps)."""
+        self.progress_at = time.monotonic()
+        values = validation_values(metrics or {})
+        self.last_eval = (state.global_step, values.get("eval/reward"))
+        self.recorder.metric("eval", state.global_step, values)
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         step = state.global_step
         folder = f"{args.output_dir}/checkpoint-{step}"
         measured = self.last_eval[1] if self.last_eval and self.last_eval[0] == step else None
         self.on_checkpoint(step, folder, self.last_train, measured)
+
+
+class WarmupCallback(TrainerCallback):
+    """The SFT warm-up's progress in the job's phase ("... step 3 of 10", what a failure or a
+    stall names); a cancel or a lost job ends it at the next step."""
+
+    def __init__(self, recorder: Recorder, phase: Phase) -> None:
+        self.recorder, self.phase = recorder, phase
+        self.name = phase.name
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.phase(f"{self.name}, step {state.global_step} of {state.max_steps}")
+        if self.recorder.cancel_requested or self.recorder.lost:
+            control.should_training_stop = True

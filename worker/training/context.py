@@ -16,7 +16,7 @@ from app.core.storage import Storage
 from app.models import Dataset, Job
 from app.services import base_models, datasets, job_records
 from app.tasks import JobSpec
-from worker.training.data import split_row, trainer_rows
+from worker.training.data import trainer_rows
 
 VALIDATION_ROWS = 64
 
@@ -56,10 +56,7 @@ def load_context(session: Session, settings: Settings, storage: Storage, job: Jo
     validation_ds = (
         session.get(Dataset, job.validation_dataset_id) if job.validation_dataset_id else None
     )
-    validation = []
-    for row in _rows(storage, validation_ds)[:VALIDATION_ROWS]:
-        prompt, evaluator_row, _reference = split_row(row)
-        validation.append({"prompt": prompt, "evaluator_row": evaluator_row})
+    validation = trainer_rows(_rows(storage, validation_ds)[:VALIDATION_ROWS])
     checkpoint = job_records.last_checkpoint(session, job)
     if checkpoint is not None:
         job_records.rewind_to(session, job, checkpoint.step)

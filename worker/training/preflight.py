@@ -12,13 +12,13 @@ from app.core.db import make_engine, make_session_factory
 from app.core.storage import Storage
 from app.evaluators import EvaluatorPool
 from app.models import Dataset
+from app.schemas.job_params import RolloutParams
 from app.services import base_models, datasets, evaluator_envs
 from app.tasks import PreflightReport, PreflightRequest
 from worker.training.data import prompt_text, split_row
 from worker.training.rewards import RewardHub
 from worker.training.spec import Hardware
 from worker.training.trainer import load_model
-from worker.training.validation import Validator
 
 
 def _prompts(settings: Settings, dataset_id: int, count: int) -> list[dict[str, Any]]:
@@ -37,6 +37,28 @@ def _prompts(settings: Settings, dataset_id: int, count: int) -> list[dict[str, 
         prompt, evaluator_row, _ = split_row(row)
         out.append({"prompt": prompt, "evaluator_row": evaluator_row})
     return out
+
+
+def sample(model: Any, tokenizer: Any, prompt: Any, rollout: RolloutParams) -> list[str]:
+    """``rollout.n`` completions of one prompt, sampled as training would."""
+    import torch
+
+    if not isinstance(prompt, str):
+        prompt = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    batch = tokenizer([prompt] * rollout.n, return_tensors="pt", add_special_tokens=False)
+    batch = batch.to(model.device)
+    with torch.no_grad():
+        output = model.generate(
+            **batch,
+            do_sample=True,
+            temperature=rollout.temperature,
+            top_p=rollout.top_p,
+            top_k=rollout.top_k or None,
+            max_new_tokens=rollout.max_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    new_tokens = output[:, batch["input_ids"].shape[1] :]
+    return list(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
 
 
 def verdict(mean: float, zero_std: float, invalid: float) -> tuple[str, str]:
@@ -69,10 +91,9 @@ def run_preflight(plan: PreflightRequest, settings: Settings) -> PreflightReport
     with EvaluatorPool(timeout_s=settings.evaluator_timeout_seconds, envs_dir=envs_dir) as pool:
         evaluators = [e.model_dump() for e in plan.evaluators]
         hub = RewardHub(pool, evaluators, tenant=f"user-{plan.owner_id}", settings=settings)
-        validator = Validator(hub, tokenizer, [], rollout)
         groups, examples, invalid, total = [], [], 0, 0
         for row in rows:
-            texts = validator.generate(model, [row["prompt"]] * n)
+            texts = sample(model, tokenizer, row["prompt"], rollout)
             per_evaluator = hub.score([row["evaluator_row"]] * n, texts)
             rewards = hub.rewards(per_evaluator)
             valid = [r for r in rewards if r is not None]

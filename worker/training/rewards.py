@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.core.config import Settings
@@ -105,7 +106,8 @@ def _stats(values: list[float]) -> tuple[float, float]:
 
 
 class RewardHub:
-    """Callable as a TRL reward function (batch form); ``step`` is set by the callback."""
+    """Callable as a TRL reward function (batch form); ``step`` is set by the callback;
+    ``validating`` says when TRL's evaluation loop (not a training step) is calling."""
 
     __name__ = "reward"
 
@@ -128,6 +130,7 @@ class RewardHub:
         self.record_every_seconds = record_every_seconds
         self._recorded_at = -math.inf
         self.step = 0
+        self.validating: Callable[[], bool] = lambda: False
         self.last_activity = time.monotonic()
         self._step_metrics: dict[int, dict[str, float]] = {}
 
@@ -168,6 +171,9 @@ class RewardHub:
         texts = [completion_text(c) for c in completions]
         per_evaluator = self.score(rows, texts)
         rewards = self.rewards(per_evaluator)
+        if self.validating():
+            self._log_validation(per_evaluator, rewards, kwargs["log_metric"])
+            return rewards
         self._remember(per_evaluator)
         if self.recorder is not None and self._due(per_evaluator):
             self._record(prompts, texts, per_evaluator, rewards)
@@ -181,6 +187,21 @@ class RewardHub:
             if valid:
                 metrics[f"rewards/{name}/mean"], metrics[f"rewards/{name}/std"] = _stats(valid)
             metrics[f"rewards/{name}/invalid_frac"] = 1 - len(valid) / max(1, len(results))
+
+    def _log_validation(
+        self,
+        per_evaluator: list[list[SampleResult]],
+        rewards: list[float | None],
+        log_metric: Callable[[str, float], None],
+    ) -> None:
+        """Validation is not a training step (no completions, logs or step metrics): TRL
+        averages these over its evaluation and logs them as ``eval_validation/...``."""
+        invalid = sum(r is None for r in rewards) / max(1, len(rewards))
+        log_metric("validation/invalid_frac", invalid)
+        for evaluator, results in zip(self.evaluators, per_evaluator, strict=True):
+            valid = [r.score for r in results if r.is_score_valid and r.score is not None]
+            if valid:
+                log_metric(f"validation/{evaluator['name']}/mean", sum(valid) / len(valid))
 
     def _due(self, per_evaluator: list[list[SampleResult]]) -> bool:
         now = time.monotonic()

@@ -36,9 +36,10 @@ def prompts_per_step(batch_tokens: int, n: int, prompt_tokens: int, max_tokens: 
     return max(1, batch_tokens // (n * (prompt_tokens + max_tokens)))
 
 
-def every(total_steps: int, chosen: int | None, times: int = 5) -> int:
-    """Validate/checkpoint every ``chosen`` steps, or ``times`` times a run."""
-    return chosen or max(1, total_steps // times)
+# Validate and checkpoint 5 times a run unless the job says: a fraction below 1 is a share of
+# the run's steps, which transformers turns into steps once it knows the total.
+FIVE_TIMES_A_RUN = 0.2
+VALIDATION_BATCH = 16
 
 
 TRACKERS = {"wandb": "wandb", "mlflow": "mlflow", "tensorboard": "tensorboard"}
@@ -60,7 +61,11 @@ def grpo_arguments(
     hardware: Hardware,
     seed: int = 0,
     report_to: list[str] | None = None,
+    validate: bool = False,
+    resuming: bool = False,
 ) -> dict[str, Any]:
+    """``validate``: there are validation rows (TRL's evaluation loop scores them at the start,
+    unless ``resuming``, then every eval_steps and at the end)."""
     training, rollout = spec.training, spec.rollout
     n = rollout.n
     max_tokens = rollout.max_tokens
@@ -83,7 +88,15 @@ def grpo_arguments(
         "beta": training.beta,
         "logging_steps": 1,
         "save_strategy": "steps",
+        "save_steps": training.save_steps or FIVE_TIMES_A_RUN,
         "save_total_limit": None,
+        "eval_strategy": "steps" if validate else "no",
+        "eval_steps": training.eval_steps or FIVE_TIMES_A_RUN,
+        "eval_on_start": validate and not resuming,  # the base model: where the curve starts
+        # One completion per validation row, sampled as in training; a batch never larger
+        # than a training one (that fits in memory).
+        "num_generations_eval": 1,
+        "per_device_eval_batch_size": min(VALIDATION_BATCH, prompts * n),
         "report_to": report_to or "none",
         "disable_tqdm": True,
         "seed": seed,

@@ -12,13 +12,12 @@ from app.core.db import transaction
 from app.core.storage import Storage
 from app.evaluators import EvaluatorPool
 from app.services import job_records
-from worker.training.callbacks import JobCallback
+from worker.training.callbacks import JobCallback, WarmupCallback
 from worker.training.causes import NoTrainingStep, no_step_cause
 from worker.training.context import JobContext, Phase, Watchdog
 from worker.training.recorder import Recorder
 from worker.training.rewards import RewardHub
-from worker.training.spec import Hardware, every, grpo_arguments, lora_arguments, trackers
-from worker.training.validation import Validator
+from worker.training.spec import Hardware, grpo_arguments, lora_arguments, trackers
 from worker.training.warmup import sft_warmup
 
 
@@ -105,8 +104,14 @@ def train(
             context.train_rows,
             spec.training.sft_warmup_epochs,
             spec.training.learning_rate,
+            work / "sft-warmup",
+            hardware,
+            WarmupCallback(recorder, phase),
+            seed=spec.seed,
         )
         recorder.event("sft_warmup", {"steps": steps})
+        if recorder.cancel_requested or recorder.lost:
+            return "cancelled"
 
     usable, missing = trackers(settings.report_to)
     if missing:
@@ -120,22 +125,14 @@ def train(
         hardware,
         seed=spec.seed,
         report_to=usable,
+        validate=bool(context.validation_rows),
+        resuming=resume is not None,
     )
     config = GRPOConfig(**arguments)
     dataset = Dataset.from_list(context.train_rows)
-    total = _total_steps(config, len(dataset))
-    config.save_steps = every(total, spec.training.save_steps)
-    validator = (
-        Validator(hub, tokenizer, context.validation_rows, spec.rollout)
-        if context.validation_rows
-        else None
-    )
+    validation = Dataset.from_list(context.validation_rows) if context.validation_rows else None
     callback = JobCallback(
-        recorder,
-        hub,
-        validator,
-        every(total, spec.training.eval_steps),
-        on_checkpoint=_checkpoint_saver(recorder, storage, context.job_id),
+        recorder, hub, on_checkpoint=_checkpoint_saver(recorder, storage, context.job_id)
     )
     no_step = no_step_cause(
         len(dataset),
@@ -149,6 +146,7 @@ def train(
             reward_funcs=[hub],
             args=config,
             train_dataset=dataset,
+            eval_dataset=validation,
             processing_class=tokenizer,
             callbacks=[callback],
         )
@@ -157,6 +155,9 @@ def train(
             raise NoTrainingStep(no_step) from exc
         raise
     trainer.remove_callback(PrinterCallback)  # metrics go to the database, not stdout
+    policy = trainer.model
+    assert policy is not None
+    hub.validating = lambda: not policy.training  # TRL's own test for its evaluation loop
     watchdog = Watchdog(
         settings.job_stall_seconds,
         lambda: max(callback.progress_at, hub.last_activity),
@@ -177,13 +178,6 @@ def train(
     if trainer.state.global_step == 0 and not recorder.lost:
         raise NoTrainingStep(no_step)  # never "completed" having trained nothing
     return "completed"
-
-
-def _total_steps(config: Any, rows: int) -> int:
-    if config.max_steps and config.max_steps > 0:
-        return int(config.max_steps)
-    prompts = config.per_device_train_batch_size // config.num_generations
-    return max(1, int(config.num_train_epochs * ((rows + prompts - 1) // prompts)))
 
 
 def _checkpoint_saver(recorder: Recorder, storage: Storage, job_id: int) -> Any:

@@ -1,10 +1,26 @@
-"""ReFT-style warm-up: a few supervised epochs of the LoRA adapter on rows with a reference."""
+"""ReFT-style warm-up: a few supervised epochs of the LoRA adapter on the rows with a reference
+answer, by TRL's SFTTrainer (prompt-completion rows, loss on the completion only)."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from worker.training.spec import Hardware
+
+
+def sft_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Prompt -> reference rows as TRL reads them (a chat prompt gets an assistant answer)."""
+    out = []
+    for row in rows:
+        if not row["reference"]:
+            continue
+        prompt = row["prompt"]
+        completion: Any = row["reference"]
+        if not isinstance(prompt, str):
+            completion = [{"role": "assistant", "content": completion}]
+        out.append({"prompt": prompt, "completion": completion})
+    return out
 
 
 def sft_warmup(
@@ -13,54 +29,45 @@ def sft_warmup(
     rows: list[dict[str, Any]],
     epochs: int,
     learning_rate: float,
+    output_dir: Path,
+    hardware: Hardware,
+    callback: Any,
+    seed: int = 0,
     batch_size: int = 8,
-    progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Trains on prompt -> reference (loss on the reference only); returns the steps taken."""
-    import torch
+    """Trains ``model`` (the job's PEFT model) in place; returns the optimizer steps taken."""
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import SFTConfig, SFTTrainer
 
-    pairs = [r for r in rows if r["reference"]]
+    pairs = sft_rows(rows)
     if not pairs or epochs == 0:
         return 0
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=learning_rate
+    config = SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=epochs,
+        learning_rate=learning_rate,
+        lr_scheduler_type="constant",
+        per_device_train_batch_size=batch_size,
+        completion_only_loss=True,
+        max_length=None,  # the job's limits were checked when it was created
+        save_strategy="no",
+        logging_steps=1,
+        report_to="none",
+        disable_tqdm=True,
+        seed=seed,
+        bf16=hardware.bf16,
+        gradient_checkpointing=hardware.cuda,  # as the GRPO run that follows
+        use_cpu=not hardware.cuda,
+        dataloader_num_workers=0,
     )
-    rng = random.Random(0)
-    total = epochs * ((len(pairs) + batch_size - 1) // batch_size)
-    done = 0
-    model.train()
-    for _ in range(epochs):
-        rng.shuffle(pairs)
-        for start in range(0, len(pairs), batch_size):
-            loss = _batch_loss(model, tokenizer, pairs[start : start + batch_size])
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            done += 1
-            if progress is not None:
-                progress(done, total)
-    return done
-
-
-def _batch_loss(model: Any, tokenizer: Any, pairs: list[dict[str, Any]]) -> Any:
-    import torch
-
-    inputs, labels = [], []
-    for row in pairs:
-        prompt = row["prompt"]
-        if not isinstance(prompt, str):
-            prompt = tokenizer.apply_chat_template(
-                prompt, tokenize=False, add_generation_prompt=True
-            )
-        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        answer_ids = tokenizer(row["reference"], add_special_tokens=False)["input_ids"]
-        answer_ids = [*answer_ids, tokenizer.eos_token_id]
-        inputs.append(prompt_ids + answer_ids)
-        labels.append([-100] * len(prompt_ids) + answer_ids)
-    width = max(len(ids) for ids in inputs)
-    pad = tokenizer.pad_token_id
-    input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids in inputs])
-    label_ids = torch.tensor([ids + [-100] * (width - len(ids)) for ids in labels])
-    mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in inputs])
-    input_ids, label_ids, mask = (t.to(model.device) for t in (input_ids, label_ids, mask))
-    return model(input_ids=input_ids, attention_mask=mask, labels=label_ids).loss
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(pairs),
+        processing_class=tokenizer,
+        callbacks=[callback],
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes to the job, not stdout
+    trainer.train()
+    return int(trainer.state.global_step)

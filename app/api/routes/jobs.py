@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
@@ -29,7 +29,7 @@ from app.schemas.job import (
 from app.schemas.job_params import JobCreate, invalid_request
 from app.schemas.job_views import JobSummary
 from app.services import base_models, job_samples, job_views, jobs, preflight
-from app.tasks import enqueue_job
+from app.tasks import enqueue_job_after_commit
 
 
 class JobBodyRoute(APIRoute):
@@ -94,12 +94,10 @@ def create_job(
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    background: BackgroundTasks,
 ) -> JobPublic:
     """Validate, derive what was left unset (answered in the job), and queue."""
     job = jobs.create(session, settings, user, body)
-    # After the commit (the response goes out first): the worker must find the row.
-    background.add_task(enqueue_job, request.app.state.celery, job.id)
+    enqueue_job_after_commit(session, request.app.state.celery, job.id)
     return JobPublic.of(job)
 
 

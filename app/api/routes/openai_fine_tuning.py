@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from app.api.deps import CurrentUser, SessionDep, SettingsDep
 from app.api.routes.openai_errors import OpenAIRoute
 from app.schemas.openai_ft import FineTuningJobCreate, cursor_page
 from app.services import jobs, openai_ft, openai_objects
-from app.tasks import enqueue_job
+from app.tasks import enqueue_job_after_commit
 
 router = APIRouter(prefix="/v1/fine_tuning", tags=["openai fine-tuning"], route_class=OpenAIRoute)
 
@@ -22,13 +22,11 @@ def create_job(
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    background: BackgroundTasks,
 ) -> dict[str, Any]:
     """A reinforcement fine-tuning job (``method.type = "reinforcement"``) on a local model."""
     job = openai_ft.create(session, settings, user, body)
     session.flush()
-    # After the commit (the response goes out first): the worker must find the row.
-    background.add_task(enqueue_job, request.app.state.celery, job.id)
+    enqueue_job_after_commit(session, request.app.state.celery, job.id)
     return openai_objects.job_object(session, job, user)
 
 
@@ -74,12 +72,11 @@ def resume_job(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    background: BackgroundTasks,
 ) -> dict[str, Any]:
     """A paused job continues from its last checkpoint."""
     job, enqueue = openai_ft.resume(session, user, job_id)
     if enqueue:
-        background.add_task(enqueue_job, request.app.state.celery, job.id)
+        enqueue_job_after_commit(session, request.app.state.celery, job.id)
     return openai_objects.job_object(session, job, user)
 
 
