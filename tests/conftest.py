@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import time
 import uuid
@@ -74,7 +75,9 @@ def broker_url() -> str | None:
         return None
     import redis
 
-    url = f"{TEST_REDIS.rstrip('/')}/{random.randint(1, 15)}"
+    base = TEST_REDIS.rstrip("/")
+    # A URL naming its db (redis://host:6379/4) keeps to it: parallel runs each get their own.
+    url = base if re.search(r"/\d+$", base) else f"{base}/{random.randint(1, 15)}"
     # Messages left by an earlier run (a killed worker's tasks, expired pings) would reach this
     # run's workers: a stale `rft.jobs.train` names a job id that exists again in a fresh DB.
     redis.Redis.from_url(url).flushdb()
@@ -176,9 +179,9 @@ class Account:
 def make_account(session_factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
     """make_account("alice") -> a user with a fresh API key, made through the services."""
 
-    def make(name: str) -> Account:
+    def make(name: str, admin: bool = False) -> Account:
         with transaction(session_factory) as session:
-            user = users.get_or_create(session, name)
+            user = users.get_or_create(session, name, is_admin=admin)
             _row, key = api_keys.create(session, user, "test")
         return Account(user=user, key=key)
 
@@ -187,7 +190,8 @@ def make_account(session_factory: sessionmaker[Session]):  # type: ignore[no-unt
 
 @pytest.fixture
 def alice(make_account) -> Account:  # type: ignore[no-untyped-def]
-    return make_account("alice")
+    """An admin (she may add models); bob is not."""
+    return make_account("alice", admin=True)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.errors import CsrfFailed, NotAuthenticated
+from app.core.errors import CsrfFailed, Forbidden, NotAuthenticated
 from app.core.security import same_secret
 from app.models import BrowserSession, User
 from app.schemas.common import MAX_ID
@@ -99,3 +99,16 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_admin_user(user: CurrentUser) -> User:
+    """The caller, when an admin: installation-wide changes (base models) are theirs."""
+    if not user.is_admin:
+        raise Forbidden(
+            f"Only an admin can do this: {user.name} is not an admin of this installation "
+            "(ask an admin, or sign in as one)"
+        )
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]

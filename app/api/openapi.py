@@ -16,7 +16,7 @@ from app.schemas.common import ErrorOut
 
 ERROR_STATUSES = {
     "401": "Not authenticated",
-    "403": "Refused (CSRF token, Origin)",
+    "403": "Refused (CSRF token, Origin, admin only)",
     "404": "Not found (another user's resource too)",
     "409": "Conflict",
     "413": "Too large",

@@ -41,6 +41,12 @@ class InvalidInput(DomainError):
     status_code = 422
 
 
+class Forbidden(DomainError):
+    """Signed in, but not allowed: e.g. a non-admin registering a model."""
+
+    status_code = 403
+
+
 class PayloadTooLarge(DomainError):
     status_code = 413
 
