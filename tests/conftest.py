@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -70,14 +70,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def broker_url() -> str | None:
-    """A Redis db of its own for this run, or None for the filesystem broker."""
+    """A Redis db of its own for this run (the one RFT_TEST_REDIS_URL names, else a random
+    one), or None for the filesystem broker."""
     if not TEST_REDIS:
         return None
     import redis
 
-    base = TEST_REDIS.rstrip("/")
-    # A URL naming its db (redis://host:6379/4) keeps to it: parallel runs each get their own.
-    url = base if re.search(r"/\d+$", base) else f"{base}/{random.randint(1, 15)}"
+    named = urlsplit(TEST_REDIS).path.strip("/")
+    url = TEST_REDIS if named else f"{TEST_REDIS.rstrip('/')}/{random.randint(1, 15)}"
     # Messages left by an earlier run (a killed worker's tasks, expired pings) would reach this
     # run's workers: a stale `rft.jobs.train` names a job id that exists again in a fresh DB.
     redis.Redis.from_url(url).flushdb()

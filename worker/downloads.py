@@ -12,9 +12,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import shutil
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,24 +24,27 @@ from app.services.model_downloads import Download
 
 log = logging.getLogger("rft.downloads")
 
-REPORT_SECONDS = 0.5  # at most two status writes a second
+REPORT_SECONDS = 0.5
 # Weights in formats the trainer never reads: a hub repo often carries them next to safetensors.
 IGNORED = ["*.gguf", "*.onnx", "onnx/*", "*.msgpack", "*.h5", "*.ot", "*.tflite", "original/*"]
 
 
 class Progress:
-    """Counts files and bytes from huggingface_hub's progress bars; writes them, throttled."""
+    """Counts files and bytes from huggingface_hub's progress bars; a thread writes them to
+    the status file twice a second while the download runs."""
 
     def __init__(self, models_dir: Path, hub_id: str) -> None:
         self.models_dir, self.hub_id = models_dir, hub_id
         self.lock = threading.Lock()
         self.bars: list[Any] = []
-        self.written_at = 0.0
+        self.done = threading.Event()
+        self.reporter = threading.Thread(target=self._report, daemon=True)
 
     def snapshot(self, state: model_downloads.State = "downloading") -> Download:
-        files = [b for b in self.bars if b.unit != "B"]
-        # The bytes written to disk (the "transfer" bar counts network bytes, total unknown).
-        disk = [b for b in self.bars if b.unit == "B" and not _is_transfer(b)]
+        with self.lock:
+            bars = list(self.bars)
+        files = [b for b in bars if b.rft_kind == "files"]
+        disk = [b for b in bars if b.rft_kind == "bytes"]
         return Download(
             self.hub_id,
             state,
@@ -51,25 +54,33 @@ class Progress:
             bytes_total=int(sum(b.total or 0 for b in disk)) or None,
         )
 
-    def report(self, force: bool = False) -> None:
-        with self.lock:
-            if not force and time.monotonic() - self.written_at < REPORT_SECONDS:
-                return
-            self.written_at = time.monotonic()
+    def __enter__(self) -> Progress:
+        model_downloads.write(self.models_dir, self.snapshot())
+        self.reporter.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.reporter.join()  # its last write comes before the outcome's
+
+    def _report(self) -> None:
+        while not self.done.wait(REPORT_SECONDS):
             model_downloads.write(self.models_dir, self.snapshot())
 
     def bar_class(self) -> type[Any]:
-        """A tqdm class for ``snapshot_download(tqdm_class=...)``: shows nothing, reports."""
+        """A tqdm class for ``snapshot_download(tqdm_class=...)``: shows nothing, counts."""
         from tqdm.auto import tqdm
 
         progress = self
 
-        class Reported(tqdm):
+        class Counted(tqdm):
             monitor_interval = 0  # no tqdm monitor thread in a worker
 
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 kwargs.pop("name", None)
                 kwargs.update(disable=False, file=io.StringIO())
+                # Which bar this is, told by how it starts (its description changes later).
+                self.rft_kind = _kind(kwargs)
                 super().__init__(*args, **kwargs)
                 with progress.lock:
                     progress.bars.append(self)
@@ -77,16 +88,15 @@ class Progress:
             def display(self, *args: Any, **kwargs: Any) -> bool:
                 return True
 
-            def update(self, n: float | None = 1) -> bool | None:
-                shown: bool | None = super().update(n)
-                progress.report()
-                return shown
-
-        return Reported
+        return Counted
 
 
-def _is_transfer(bar: Any) -> bool:
-    return str(getattr(bar, "desc", "")).startswith("Downloading bytes")
+def _kind(kwargs: dict[str, Any]) -> str:
+    """files (one per file done), bytes (written to disk, total known) or transfer (network
+    bytes, total unknown: not shown)."""
+    if kwargs.get("unit", "it") != "B":
+        return "files"
+    return "transfer" if str(kwargs.get("desc", "")).startswith("Downloading bytes") else "bytes"
 
 
 def cause(hub_id: str, exc: BaseException) -> str:
@@ -117,20 +127,23 @@ def download(settings: Settings, hub_id: str) -> Download:
     target = models_dir / hub_id
     unavailable = base_models.hub_unavailable(hub_id)
     if unavailable is not None:  # within seconds, naming the setting: no retries
-        return model_downloads.write(models_dir, _failed(hub_id, unavailable.detail))
+        why = unavailable.errors[0]["message"] if unavailable.errors else unavailable.detail
+        return model_downloads.write(models_dir, _failed(hub_id, why))
     aside = model_downloads.folder(models_dir) / f"{model_downloads.key(hub_id)}.partial"
     shutil.rmtree(aside, ignore_errors=True)  # what an earlier, killed attempt left
     progress = Progress(models_dir, hub_id)
-    progress.report(force=True)
     try:
         from huggingface_hub import snapshot_download
 
-        snapshot_download(
-            repo_id=hub_id,
-            local_dir=aside,
-            ignore_patterns=IGNORED,
-            tqdm_class=progress.bar_class(),
-        )
+        with progress:
+            snapshot_download(
+                repo_id=hub_id,
+                # Read now: huggingface_hub reads HF_ENDPOINT once, when first imported.
+                endpoint=os.environ.get("HF_ENDPOINT") or None,
+                local_dir=aside,
+                ignore_patterns=IGNORED,
+                tqdm_class=progress.bar_class(),
+            )
         if not base_models.is_model_folder(aside):
             raise ValueError(f"{hub_id} holds no transformers model (config.json and a tokenizer)")
         shutil.rmtree(aside / ".cache", ignore_errors=True)  # huggingface_hub's own metadata

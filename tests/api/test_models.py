@@ -82,6 +82,7 @@ def test_hub_id_without_internet_fails_at_once_naming_the_cause(
     message = response.json()["errors"][0]["message"]
     assert response.json()["errors"][0]["field"] == "hub_id"
     assert unreachable in message and "not in this host's Hugging Face cache" in message
+    assert "HF_ENDPOINT" in message
 
 
 def test_hub_id_in_the_local_cache_is_registered_from_there(
@@ -98,3 +99,47 @@ def test_hub_id_in_the_local_cache_is_registered_from_there(
     response = add(client, alice, hub_id="acme/cached")
     assert response.status_code == 201, response.text
     assert response.json()["name"] == "acme/cached"
+
+
+def test_only_an_admin_adds_or_removes_models_everyone_lists_them(
+    client: TestClient, alice: Account, bob: Account, tmp_path: Path
+) -> None:
+    folder = str(model_folder(tmp_path))
+    refused = add(client, bob, name="acme/tiny-1", path=folder)
+    assert refused.status_code == 403
+    assert "Only an admin" in refused.json()["detail"] and "bob" in refused.json()["detail"]
+    assert add(client, bob, hub_id="Qwen/Qwen2.5-0.5B-Instruct").status_code == 403
+    assert add(client, alice, name="acme/tiny-1", path=folder).status_code == 201
+    names = [m["name"] for m in client.get("/api/v1/models", headers=bob.headers).json()["data"]]
+    assert "acme/tiny-1" in names
+    assert client.delete("/api/v1/models/acme/tiny-1", headers=bob.headers).status_code == 403
+    assert client.delete("/api/v1/models/acme/tiny-1", headers=alice.headers).status_code == 204
+
+
+@pytest.mark.timeout(30)  # seconds, not a long retry
+def test_hub_id_with_hf_hub_offline_fails_at_once_naming_the_setting(
+    client: TestClient, alice: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    response = add(client, alice, hub_id="Qwen/Qwen2.5-0.5B-Instruct")
+    assert response.status_code == 503
+    assert "HF_HUB_OFFLINE" in response.json()["errors"][0]["message"]
+    downloads = client.get("/api/v1/models/downloads", headers=alice.headers).json()
+    assert downloads["count"] == 0  # nothing was queued
+
+
+@pytest.mark.timeout(30)
+def test_hub_id_on_this_host_without_internet_fails_in_seconds(
+    client: TestClient, alice: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real hub, as this host sees it (no route, no DNS): an answer, not a hang."""
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    response = add(client, alice, hub_id="Qwen/Qwen2.5-0.5B-Instruct")
+    if response.status_code == 202:
+        pytest.skip("this host reaches huggingface.co")
+    assert response.status_code == 503
+    message = response.json()["errors"][0]["message"]
+    assert "https://huggingface.co cannot be reached" in message
+    assert "HF_ENDPOINT" in message and "HTTPS_PROXY" in message
