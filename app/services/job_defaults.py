@@ -151,8 +151,11 @@ def resolve(session: Session, settings: Settings, owner: User, request: JobCreat
     prompts = max(1, batch // int(n * (tokens["mean"] + max_tokens)))
     warnings = []
     if prompts > rows and "training.batch_size" in derived:
-        # Lowered on the shortest prompt: the worker's measured average can only give fewer.
-        batch = rows * n * (tokens["min"] + max_tokens)
+        # Lowered as if every prompt were 1 token long: the worker divides batch_size by the
+        # prompts' real (tokenized) length, which the estimate here may overstate, and must
+        # still find at most `rows` prompts a step. The worker never changes batch_size itself
+        # (an explicit value is the user's: docs/api.md, "Prompts per step").
+        batch = rows * n * (1 + max_tokens)
         prompts = min(rows, max(1, batch // int(n * (tokens["mean"] + max_tokens))))
         warnings.append(
             f"prompts per step lowered to {prompts}: the dataset has {rows} rows "
