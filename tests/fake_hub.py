@@ -64,10 +64,10 @@ def _handler(repos: dict[str, Repo]) -> type[BaseHTTPRequestHandler]:
 
         def _api(self, path: str) -> None:
             # /api/models/{org}/{name}/revision/main | /api/models/{org}/{name}/tree/{sha}
-            parts = [*path.split("?")[0].split("/"), "", ""]
+            parts = path.split("?")[0].split("/")
+            if len(parts) < 7 or parts[2] != "models":  # e.g. huggingface_hub's own look-ups
+                return self._not_found("NotFound")
             repo_id, kind = f"{parts[3]}/{parts[4]}", parts[5]
-            if kind not in ("revision", "tree"):
-                print("fake hub: unexpected", path)
             repo = self._repo(repo_id)
             if repo is None:
                 return self._not_found("RepoNotFound")

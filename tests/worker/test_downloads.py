@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from app.cli.main import cli
 from app.core.config import Settings
 from tests.conftest import Account
 from tests.fake_hub import Repo, fake_hub, model_files
@@ -111,3 +113,20 @@ def test_the_worker_fails_at_once_without_a_hub_naming_the_setting(
         ".downloads",
         "Qwen--Qwen2.5-0.5B-Instruct.json",
     ]
+
+
+def test_rft_models_add_hub_follows_the_download_to_the_end(
+    live_server: str, alice: Account, bob: Account, worker: None
+) -> None:
+    env = {"RFT_API_URL": live_server, "RFT_API_KEY": alice.key, "COLUMNS": "200"}
+    runner = CliRunner()
+    added = runner.invoke(cli, ["models", "add", "--hub", "acme/tiny"], env=env)
+    assert added.exit_code == 0, added.output
+    assert "files" in added.output and "3.0/3.0 MB" in added.output  # the progress bar
+    assert "model acme/tiny added (LlamaForCausalLM, hub)" in added.output
+    broken = runner.invoke(cli, ["models", "add", "--hub", "acme/broken"], env=env)
+    assert broken.exit_code == 1
+    assert "download of acme/broken failed" in broken.output
+    as_bob = {**env, "RFT_API_KEY": bob.key}
+    refused = runner.invoke(cli, ["models", "remove", "acme/tiny"], env=as_bob)
+    assert refused.exit_code == 1 and "Only an admin" in refused.output
