@@ -125,6 +125,8 @@ def download(settings: Settings, hub_id: str) -> Download:
     """Download ``hub_id``; the outcome (ready or failed, with its cause) is also stored."""
     models_dir = settings.models_path
     target = models_dir / hub_id
+    if (target / base_models.DOWNLOADED).exists():  # asked twice (a redelivered task, say)
+        return model_downloads.write(models_dir, Download(hub_id, "ready"))
     unavailable = base_models.hub_unavailable(hub_id)
     if unavailable is not None:  # within seconds, naming the setting: no retries
         why = unavailable.errors[0]["message"] if unavailable.errors else unavailable.detail

@@ -78,13 +78,16 @@ def _read(path: Path) -> Download | None:
     except (OSError, ValueError, TypeError):
         return None
     stale = time.time() - download.updated_at > STALE_SECONDS
-    if not download.terminal and stale:
-        return replace(
-            download,
-            state="failed",
-            error="the worker downloading it stopped reporting (it died?): add it again",
+    if download.terminal or not stale:
+        return download
+    if download.state == "queued":
+        why = (
+            "no worker took it within 10 minutes: is one running on the cpu queue "
+            "(`rft worker --queues gpu,cpu`) and free? Add it again"
         )
-    return download
+    else:
+        why = "the worker downloading it stopped reporting (it died?): add it again"
+    return replace(download, state="failed", error=why)
 
 
 def read(models_dir: Path, hub_id: str) -> Download | None:
@@ -122,3 +125,8 @@ def start(settings: Settings, celery: Celery, hub_id: str) -> Download:
         write(settings.models_path, Download(hub_id, "failed", error="the broker is down"))
         raise Unavailable(f"Cannot queue the download of {hub_id}: the broker is down") from exc
     return queued
+
+
+def forget(settings: Settings, hub_id: str) -> None:
+    """Drop the status of ``hub_id`` (its model was removed): no stale "ready" is answered."""
+    _status_file(settings.models_path, hub_id).unlink(missing_ok=True)

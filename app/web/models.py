@@ -71,6 +71,7 @@ def remove_model(
     request: Request, user: PageAdmin, settings: SettingsDep, name: str = Form(...)
 ) -> HTMLResponse:
     base_models.remove(settings, name)
+    model_downloads.forget(settings, name)
     return _page(request, settings)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.config import Settings
 from tests.api.test_jobs import post_job
 from tests.conftest import Account
 from tests.helpers import free_port
@@ -143,3 +145,14 @@ def test_hub_id_on_this_host_without_internet_fails_in_seconds(
     message = response.json()["errors"][0]["message"]
     assert "https://huggingface.co cannot be reached" in message
     assert "HF_ENDPOINT" in message and "HTTPS_PROXY" in message
+
+
+def test_a_download_no_worker_took_reads_failed_naming_the_worker(
+    client: TestClient, alice: Account, settings: Settings
+) -> None:
+    status = settings.models_path / ".downloads" / "acme--big.json"
+    status.parent.mkdir(parents=True)
+    long_ago = time.time() - 11 * 60
+    status.write_text(json.dumps({"hub_id": "acme/big", "state": "queued", "updated_at": long_ago}))
+    answer = client.get("/api/v1/models/downloads/acme/big", headers=alice.headers).json()
+    assert answer["state"] == "failed" and "rft worker --queues gpu,cpu" in answer["error"]

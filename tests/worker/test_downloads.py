@@ -86,6 +86,8 @@ def test_a_hub_id_is_downloaded_by_a_worker_with_progress(
     assert client.delete("/api/v1/models/acme/tiny", headers=alice.headers).status_code == 204
     assert not (settings.models_path / "acme").exists()
     assert "acme/tiny" not in listed(client, alice)
+    gone = client.get("/api/v1/models/downloads/acme/tiny", headers=alice.headers)
+    assert gone.status_code == 404  # no stale "ready" for a removed model
 
 
 def test_a_failed_download_says_why_and_leaves_nothing_half_written(

@@ -82,3 +82,4 @@ def get_download(hub_id: str, _user: CurrentUser, settings: SettingsDep) -> Mode
 def remove_model(name: str, _admin: AdminUser, settings: SettingsDep) -> None:
     """Forget a registered model (its folder is kept), or delete a downloaded one."""
     base_models.remove(settings, name)
+    model_downloads.forget(settings, name)
