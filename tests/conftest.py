@@ -190,13 +190,18 @@ def make_account(session_factory: sessionmaker[Session]):  # type: ignore[no-unt
 
 @pytest.fixture
 def alice(make_account) -> Account:  # type: ignore[no-untyped-def]
-    """An admin (she may add models); bob is not."""
-    return make_account("alice", admin=True)
+    return make_account("alice")
 
 
 @pytest.fixture
 def bob(make_account) -> Account:  # type: ignore[no-untyped-def]
     return make_account("bob")
+
+
+@pytest.fixture
+def admin(make_account) -> Account:  # type: ignore[no-untyped-def]
+    """An admin of the installation (alice and bob are not)."""
+    return make_account("root", admin=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

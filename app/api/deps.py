@@ -101,13 +101,10 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_admin_user(user: CurrentUser) -> User:
-    """The caller, when an admin: installation-wide changes (base models) are theirs."""
+async def get_admin_user(user: CurrentUser) -> User:
+    """The caller, when an admin (User.is_admin); Forbidden (403) otherwise."""
     if not user.is_admin:
-        raise Forbidden(
-            f"Only an admin can do this: {user.name} is not an admin of this installation "
-            "(ask an admin, or sign in as one)"
-        )
+        raise Forbidden("Only an admin can do this")
     return user
 
 

@@ -37,14 +37,14 @@ class Conflict(DomainError):
     status_code = 409
 
 
-class InvalidInput(DomainError):
-    status_code = 422
-
-
 class Forbidden(DomainError):
-    """Signed in, but not allowed: e.g. a non-admin registering a model."""
+    """Signed in, but not allowed to do this (an admin-only action)."""
 
     status_code = 403
+
+
+class InvalidInput(DomainError):
+    status_code = 422
 
 
 class PayloadTooLarge(DomainError):

@@ -31,7 +31,7 @@ PageUser = Annotated[User, Depends(page_user)]
 
 async def page_admin(request: Request, user: PageUser) -> User:
     """The signed-in user, when an admin (the page hides what others may not do anyway)."""
-    return get_admin_user(user)
+    return await get_admin_user(user)
 
 
 PageAdmin = Annotated[User, Depends(page_admin)]

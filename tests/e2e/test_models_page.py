@@ -18,11 +18,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]
 
 def test_an_admin_adds_a_hub_model_and_watches_it_download(
     page: Page,
-    alice: Account,
+    admin: Account,
     login_link: Callable[[str], str],
     worker: None,  # noqa: F811
 ) -> None:
-    page.goto(login_link("alice"))
+    page.goto(login_link("root"))  # the admin fixture's user
     page.wait_for_url("**/")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Models").click()
     page.get_by_label("Hub id").fill("acme/tiny")

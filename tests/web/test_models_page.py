@@ -29,14 +29,14 @@ def test_a_non_admin_sees_the_list_without_the_controls_and_is_refused(
     assert 'name="hub_id"' not in html and "/models/remove" not in html
     body = {"name": "acme/tiny-1", "path": str(model_folder(tmp_path))}
     refused = client.post("/models", data=body, headers=htmx(csrf))
-    assert refused.status_code == 403 and "Only an admin" in refused.text
+    assert refused.status_code == 403 and "Only an admin can do this" in refused.text
     assert refused.headers["hx-retarget"] == "#flash"
 
 
 def test_an_admin_registers_and_removes_a_folder(
-    client: TestClient, session_factory: sessionmaker[Session], alice: Account, tmp_path: Path
+    client: TestClient, session_factory: sessionmaker[Session], admin: Account, tmp_path: Path
 ) -> None:
-    csrf = sign_in(client, session_factory, "alice")
+    csrf = sign_in(client, session_factory, "root")  # the admin fixture's user
     assert 'name="hub_id"' in client.get("/models").text
     body = {"name": "acme/tiny-1", "path": str(model_folder(tmp_path))}
     added = client.post("/models", data=body, headers=htmx(csrf))

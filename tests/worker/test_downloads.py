@@ -63,12 +63,12 @@ def listed(client: TestClient, account: Account) -> dict[str, Any]:
 
 
 def test_a_hub_id_is_downloaded_by_a_worker_with_progress(
-    client: TestClient, alice: Account, bob: Account, settings: Settings, worker: None
+    client: TestClient, admin: Account, bob: Account, settings: Settings, worker: None
 ) -> None:
-    started = client.post("/api/v1/models", json={"hub_id": "acme/tiny"}, headers=alice.headers)
+    started = client.post("/api/v1/models", json={"hub_id": "acme/tiny"}, headers=admin.headers)
     assert started.status_code == 202, started.text
     assert started.json()["state"] == "queued"
-    assert "acme/tiny" not in listed(client, alice)  # not before it is complete
+    assert "acme/tiny" not in listed(client, admin)  # not before it is complete
 
     seen = follow(client, bob, "acme/tiny")  # anyone may watch
     assert seen[-1]["state"] == "ready", seen[-1]
@@ -81,23 +81,23 @@ def test_a_hub_id_is_downloaded_by_a_worker_with_progress(
     assert model["source"] == "hub" and model["max_context_length"] == 256
     assert (settings.models_path / "acme" / "tiny" / "model.safetensors").exists()
 
-    again = client.post("/api/v1/models", json={"hub_id": "acme/tiny"}, headers=alice.headers)
+    again = client.post("/api/v1/models", json={"hub_id": "acme/tiny"}, headers=admin.headers)
     assert again.status_code == 409
-    assert client.delete("/api/v1/models/acme/tiny", headers=alice.headers).status_code == 204
+    assert client.delete("/api/v1/models/acme/tiny", headers=admin.headers).status_code == 204
     assert not (settings.models_path / "acme").exists()
-    assert "acme/tiny" not in listed(client, alice)
-    gone = client.get("/api/v1/models/downloads/acme/tiny", headers=alice.headers)
+    assert "acme/tiny" not in listed(client, admin)
+    gone = client.get("/api/v1/models/downloads/acme/tiny", headers=admin.headers)
     assert gone.status_code == 404  # no stale "ready" for a removed model
 
 
 def test_a_failed_download_says_why_and_leaves_nothing_half_written(
-    client: TestClient, alice: Account, settings: Settings, worker: None
+    client: TestClient, admin: Account, settings: Settings, worker: None
 ) -> None:
-    started = client.post("/api/v1/models", json={"hub_id": "acme/broken"}, headers=alice.headers)
+    started = client.post("/api/v1/models", json={"hub_id": "acme/broken"}, headers=admin.headers)
     assert started.status_code == 202, started.text
-    last = follow(client, alice, "acme/broken")[-1]
+    last = follow(client, admin, "acme/broken")[-1]
     assert last["state"] == "failed" and "EntryNotFound" in last["error"], last
-    assert "acme/broken" not in listed(client, alice)
+    assert "acme/broken" not in listed(client, admin)
     left = sorted(p.name for p in settings.models_path.rglob("*"))
     assert left == [".downloads", "acme--broken.json"], left  # its status only
 
@@ -118,9 +118,9 @@ def test_the_worker_fails_at_once_without_a_hub_naming_the_setting(
 
 
 def test_rft_models_add_hub_follows_the_download_to_the_end(
-    live_server: str, alice: Account, bob: Account, worker: None
+    live_server: str, admin: Account, bob: Account, worker: None
 ) -> None:
-    env = {"RFT_API_URL": live_server, "RFT_API_KEY": alice.key, "COLUMNS": "200"}
+    env = {"RFT_API_URL": live_server, "RFT_API_KEY": admin.key, "COLUMNS": "200"}
     runner = CliRunner()
     added = runner.invoke(cli, ["models", "add", "--hub", "acme/tiny"], env=env)
     assert added.exit_code == 0, added.output
