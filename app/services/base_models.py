@@ -139,6 +139,8 @@ def register_path(settings: Settings, name: str, path: str) -> BaseModel:
         raise _invalid("name", "use letters, digits, . _ - and at most one / (org/name)")
     if any(m.name == name for m in list_models(settings)):
         raise Conflict(f"A model named {name} already exists")
+    if "\x00" in path:
+        raise _invalid("path", "contains a NUL character")
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
         raise _invalid("path", f"{folder} is not a folder on this host")

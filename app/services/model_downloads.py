@@ -100,7 +100,8 @@ def list_downloads(settings: Settings) -> list[Download]:
 
 
 def get(settings: Settings, hub_id: str) -> Download:
-    download = read(settings.models_path, hub_id)
+    valid = base_models.NAME.match(hub_id) and "/" in hub_id
+    download = read(settings.models_path, hub_id) if valid else None
     if download is None:
         raise NotFound(f"No download of {hub_id} was asked for")
     return download

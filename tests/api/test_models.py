@@ -160,3 +160,10 @@ def test_a_download_no_worker_took_reads_failed_naming_the_worker(
     status.write_text(json.dumps({"hub_id": "acme/big", "state": "queued", "updated_at": long_ago}))
     answer = client.get("/api/v1/models/downloads/acme/big", headers=admin.headers).json()
     assert answer["state"] == "failed" and "rft worker --queues gpu,cpu" in answer["error"]
+
+
+def test_odd_names_in_paths_are_404_never_500(client: TestClient, admin: Account) -> None:
+    for hub_id in ("acme/x%00y", "..%2Fetc", "a/b/c"):
+        answer = client.get(f"/api/v1/models/downloads/{hub_id}", headers=admin.headers)
+        assert answer.status_code == 404, (hub_id, answer.text)
+        assert client.delete(f"/api/v1/models/{hub_id}", headers=admin.headers).status_code == 404
