@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,7 @@ def download(settings: Settings, hub_id: str) -> Download:
     if unavailable is not None:  # within seconds, naming the setting: no retries
         why = unavailable.errors[0]["message"] if unavailable.errors else unavailable.detail
         return model_downloads.write(models_dir, _failed(hub_id, why))
-    aside = model_downloads.folder(models_dir) / f"{model_downloads.key(hub_id)}.partial"
-    shutil.rmtree(aside, ignore_errors=True)  # what an earlier, killed attempt left
+    aside = _aside(models_dir, hub_id)
     progress = Progress(models_dir, hub_id)
     try:
         from huggingface_hub import snapshot_download
@@ -140,8 +140,9 @@ def download(settings: Settings, hub_id: str) -> Download:
         with progress:
             snapshot_download(
                 repo_id=hub_id,
-                # Read now: huggingface_hub reads HF_ENDPOINT once, when first imported.
+                # Read now: huggingface_hub reads these once, when first imported.
                 endpoint=os.environ.get("HF_ENDPOINT") or None,
+                cache_dir=os.environ.get("HF_HUB_CACHE") or None,
                 local_dir=aside,
                 ignore_patterns=IGNORED,
                 tqdm_class=progress.bar_class(),
@@ -150,10 +151,13 @@ def download(settings: Settings, hub_id: str) -> Download:
             raise ValueError(f"{hub_id} holds no transformers model (config.json and a tokenizer)")
         shutil.rmtree(aside / ".cache", ignore_errors=True)  # huggingface_hub's own metadata
         (aside / base_models.DOWNLOADED).write_text(json.dumps({"hub_id": hub_id}))
-        if target.exists():
+        if (target / base_models.DOWNLOADED).exists():  # another worker finished it first
+            shutil.rmtree(aside, ignore_errors=True)
+        elif target.exists():
             raise FileExistsError(f"{target} appeared meanwhile: remove it, then add again")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        aside.rename(target)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            aside.rename(target)
     except Exception as exc:
         log.exception("download of %s failed", hub_id)
         shutil.rmtree(aside, ignore_errors=True)
@@ -168,6 +172,17 @@ def download(settings: Settings, hub_id: str) -> Download:
         bytes_total=done.bytes_total,
     )
     return model_downloads.write(models_dir, done)
+
+
+def _aside(models_dir: Path, hub_id: str) -> Path:
+    """This attempt's own hidden folder. What earlier attempts left (a killed worker's) goes,
+    unless another worker is downloading the same model right now."""
+    folder, key = model_downloads.folder(models_dir), model_downloads.key(hub_id)
+    current = model_downloads.read(models_dir, hub_id)
+    if current is None or current.state != "downloading":
+        for left in folder.glob(f"{key}.partial-*"):
+            shutil.rmtree(left, ignore_errors=True)
+    return folder / f"{key}.partial-{socket.gethostname()}-{os.getpid()}"
 
 
 def _failed(hub_id: str, error: str) -> Download:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from app.cli.main import cli
 from app.core.config import Settings
+from app.services.base_models import list_models
 from tests.conftest import Account
 from tests.fake_hub import Repo, fake_hub, model_files
 from tests.helpers import free_port, start_rft
@@ -132,3 +133,17 @@ def test_rft_models_add_hub_follows_the_download_to_the_end(
     as_bob = {**env, "RFT_API_KEY": bob.key}
     refused = runner.invoke(cli, ["models", "remove", "acme/tiny"], env=as_bob)
     assert refused.exit_code == 1 and "Only an admin" in refused.output
+
+
+def test_what_a_killed_attempt_left_is_never_listed_and_is_cleared(
+    settings: Settings, hub: str
+) -> None:
+    left = settings.models_path / ".downloads" / "acme--tiny.partial-elsewhere-1"
+    left.mkdir(parents=True)
+    (left / "config.json").write_text("{}")
+    (left / "tokenizer.json").write_text("{}")
+    assert [m.name for m in list_models(settings)] == []
+    assert download(settings, "acme/tiny").state == "ready"  # here, in this process
+    assert not left.exists()
+    assert [p.name for p in (settings.models_path / ".downloads").iterdir()] == ["acme--tiny.json"]
+    assert [m.name for m in list_models(settings)] == ["acme/tiny"]
