@@ -17,6 +17,7 @@ from app.api.routes import (
     evaluators,
     jobs,
     keys,
+    models,
     openai_v1,
     system,
     users,
@@ -36,6 +37,7 @@ from app.web import deployments as web_deployments
 from app.web import evaluations as web_evaluations
 from app.web import jobs as web_jobs
 from app.web import keys as web_keys
+from app.web import models as web_models
 from app.web import wizard as web_wizard
 from app.web.templating import render_error
 
@@ -72,13 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = [system.router, keys.router, datasets.router, evaluators.router, jobs.router]
-    routers += [evaluator_tests.router, users.router]
+    routers += [models.router, evaluator_tests.router, users.router]
     routers += [deployments.router, openai_v1.router]
     routers += OPENAI_ROUTERS  # /v1/files, /v1/fine_tuning/*
     routers += [auth.router, api_docs.router]
     routers += [web_keys.router, web_datasets.router, web_evaluations.router]
     routers += [web_wizard.router, web_jobs.router]  # /fine-tuning/new before /fine-tuning/{id}
-    routers += [web_deployments.router]
+    routers += [web_deployments.router, web_models.router]
     routers += [pages.router]
     for router in routers:
         app.include_router(router)

@@ -243,3 +243,17 @@ def request_preflight(celery: Celery, request: PreflightRequest, timeout: float)
 
 def request_demo_model(celery: Celery, name: str) -> None:
     send(celery, DEMO_TASK, BuildDemoModel(name=name))
+
+
+# --- base model downloads (the worker downloads; progress in RFT_MODELS_DIR/.downloads) -----
+
+DOWNLOAD_TASK = "rft.models.download"
+ROUTES[DOWNLOAD_TASK] = {"queue": "cpu"}  # network and disk: never holds the accelerator
+
+
+class DownloadModel(Message):
+    hub_id: str = Field(description="org/name on the Hugging Face hub (or HF_ENDPOINT).")
+
+
+def request_model_download(celery: Celery, hub_id: str) -> None:
+    send(celery, DOWNLOAD_TASK, DownloadModel(hub_id=hub_id))

@@ -179,9 +179,9 @@ class Account:
 def make_account(session_factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
     """make_account("alice") -> a user with a fresh API key, made through the services."""
 
-    def make(name: str) -> Account:
+    def make(name: str, admin: bool = False) -> Account:
         with transaction(session_factory) as session:
-            user = users.get_or_create(session, name)
+            user = users.get_or_create(session, name, is_admin=admin)
             _row, key = api_keys.create(session, user, "test")
         return Account(user=user, key=key)
 
@@ -196,6 +196,12 @@ def alice(make_account) -> Account:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def bob(make_account) -> Account:  # type: ignore[no-untyped-def]
     return make_account("bob")
+
+
+@pytest.fixture
+def admin(make_account) -> Account:  # type: ignore[no-untyped-def]
+    """An admin of the installation (alice and bob are not)."""
+    return make_account("root", admin=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from celery import shared_task
@@ -9,10 +10,12 @@ from celery import shared_task
 from app.core.config import Settings
 from app.tasks import (
     DEMO_TASK,
+    DOWNLOAD_TASK,
     PING_TASKS,
     PREFLIGHT_TASK,
     TRAIN_TASK,
     BuildDemoModel,
+    DownloadModel,
     Ping,
     PreflightRequest,
     TrainJob,
@@ -51,3 +54,11 @@ def build_demo_model(payload: dict[str, Any]) -> str:
 
     request = BuildDemoModel.model_validate(payload)
     return str(build_with_status(Settings().models_path, request.name))
+
+
+@shared_task(name=DOWNLOAD_TASK)
+def download_model(payload: dict[str, Any]) -> dict[str, Any]:
+    from worker.downloads import download
+
+    request = DownloadModel.model_validate(payload)
+    return asdict(download(Settings(), request.hub_id))

@@ -1,5 +1,6 @@
-"""Base models available to fine-tune: Hugging Face folders under RFT_MODELS_DIR, and folders
-registered elsewhere under a name of the user's choosing (``org/name`` as on the hub).
+"""Base models available to fine-tune: Hugging Face folders under RFT_MODELS_DIR (``name`` or
+``org/name``, e.g. a hub download), and folders registered elsewhere under a name of the user's
+choosing (``org/name`` as on the hub).
 
 Read from each folder's config.json only: the web process never imports torch or transformers.
 Registered folders are kept in ``RFT_MODELS_DIR/registry.json``: the workers, which share the
@@ -8,10 +9,13 @@ models folder, resolve the same names.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import socket
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +24,7 @@ from app.core.config import Settings
 from app.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 
 REGISTRY = "registry.json"
+DOWNLOADED = "rft_download.json"  # written by the worker into a folder it downloaded
 NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?$")
 HUB_TIMEOUT_SECONDS = 3.0
 
@@ -31,7 +36,7 @@ class BaseModel:
     architecture: str
     max_context_length: int
     parameters: int | None
-    source: str = "folder"  # folder (under RFT_MODELS_DIR) or path (registered)
+    source: str = "folder"  # folder (under RFT_MODELS_DIR), path (registered) or hub (downloaded)
     chat_template: bool = False
 
 
@@ -76,6 +81,11 @@ def _read(folder: Path, name: str | None = None, source: str = "folder") -> Base
     )
 
 
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds what a listed model needs (config.json and a tokenizer)."""
+    return _read(folder) is not None
+
+
 def _registry(settings: Settings) -> dict[str, str]:
     try:
         data = json.loads((settings.models_path / REGISTRY).read_text())
@@ -92,11 +102,29 @@ def _save_registry(settings: Settings, entries: dict[str, str]) -> None:
     aside.replace(target)  # atomic: a worker never reads half a file
 
 
+def _folders(root: Path) -> list[tuple[str, Path]]:
+    """(name, folder) of each candidate under ``root``: ``name`` folders, and ``org/name`` ones
+    inside an org folder (which holds no config.json itself). Hidden folders are work in
+    progress (a download, a demo build) and never models."""
+    if not root.is_dir():
+        return []
+    found = []
+    for top in sorted(root.iterdir()):
+        if top.name.startswith(".") or not top.is_dir():
+            continue
+        if (top / "config.json").exists():
+            found.append((top.name, top))
+            continue
+        for inner in sorted(top.iterdir()):
+            if not inner.name.startswith(".") and inner.is_dir():
+                found.append((f"{top.name}/{inner.name}", inner))
+    return found
+
+
 def list_models(settings: Settings) -> list[BaseModel]:
-    root = settings.models_path
     found: list[BaseModel | None] = []
-    if root.is_dir():
-        found += [_read(folder) for folder in sorted(root.iterdir()) if folder.is_dir()]
+    for name, folder in _folders(settings.models_path):
+        found.append(_read(folder, name, "hub" if (folder / DOWNLOADED).exists() else "folder"))
     found += [_read(Path(p), name, "path") for name, p in sorted(_registry(settings).items())]
     return [model for model in found if model is not None]
 
@@ -111,6 +139,8 @@ def register_path(settings: Settings, name: str, path: str) -> BaseModel:
         raise _invalid("name", "use letters, digits, . _ - and at most one / (org/name)")
     if any(m.name == name for m in list_models(settings)):
         raise Conflict(f"A model named {name} already exists")
+    if "\x00" in path:
+        raise _invalid("path", "contains a NUL character")
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
         raise _invalid("path", f"{folder} is not a folder on this host")
@@ -123,36 +153,37 @@ def register_path(settings: Settings, name: str, path: str) -> BaseModel:
     return model
 
 
-def register_hub(settings: Settings, hub_id: str) -> BaseModel:
-    """A hub model already in this host's Hugging Face cache is registered from there; one that
-    is not needs the hub: without internet this fails at once, naming the cause."""
+def check_hub_id(hub_id: str) -> None:
     if not NAME.match(hub_id) or "/" not in hub_id:
         raise _invalid("hub_id", "a hub id is org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct")
+
+
+def register_cached(settings: Settings, hub_id: str) -> BaseModel | None:
+    """A hub model already in this host's Hugging Face cache, registered from there; None when
+    it is not cached (then it needs a download: app.services.model_downloads)."""
+    check_hub_id(hub_id)
     cached = _hub_cache_snapshot(hub_id)
-    if cached is not None:
-        return register_path(settings, hub_id, str(cached))
+    return None if cached is None else register_path(settings, hub_id, str(cached))
+
+
+def hub_unavailable(hub_id: str) -> Unavailable | None:
+    """Why ``hub_id`` cannot be downloaded from this host, found within seconds (no internet,
+    HF_HUB_OFFLINE, an unreachable HF_ENDPOINT or proxy), naming the setting; None when the hub
+    answers a connection."""
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    reason = "HF_HUB_OFFLINE is set" if offline else _unreachable(endpoint)
-    if reason:
-        raise Unavailable(
-            f"Cannot download {hub_id}: {reason}",
-            [
-                {
-                    "field": "hub_id",
-                    "message": f"{hub_id} is not in this host's Hugging Face cache and "
-                    f"{endpoint} cannot be reached ({reason}): register a local folder "
-                    "instead (path), or set HF_ENDPOINT to a reachable mirror",
-                }
-            ],
-        )
-    raise Unavailable(
-        f"Downloading {hub_id} from the hub is not available on this installation yet",
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    reason = "HF_HUB_OFFLINE is set: unset it to download" if offline else _unreachable(endpoint)
+    if reason is None:
+        return None
+    return Unavailable(
+        f"Cannot download {hub_id}: {reason}",
         [
             {
                 "field": "hub_id",
-                "message": "download it with `huggingface-cli download`, then "
-                "register the folder (path)",
+                "message": f"{hub_id} is not in this host's Hugging Face cache and "
+                f"{endpoint} cannot be reached ({reason}): set HF_ENDPOINT to a reachable "
+                "mirror or HTTPS_PROXY to a proxy (for the server and its workers), or "
+                "register a local folder instead (path)",
             }
         ],
     )
@@ -173,24 +204,45 @@ def _hub_cache_snapshot(hub_id: str) -> Path | None:
 
 
 def _unreachable(endpoint: str) -> str | None:
-    """Why ``endpoint`` cannot be reached within a few seconds, or None when it can."""
+    """Why ``endpoint`` (or the proxy that reaches it) cannot be reached within a few seconds,
+    or None when it can."""
     parts = urlsplit(endpoint)
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(parts.scheme or "https")
+    via = ""
+    if proxy and not urllib.request.proxy_bypass(host):
+        proxy_parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = proxy_parts.hostname or "", proxy_parts.port or 80
+        via = f"the proxy ({parts.scheme.upper()}_PROXY) "
     try:
         with socket.create_connection((host, port), timeout=HUB_TIMEOUT_SECONDS):
             return None
     except OSError as exc:
-        return f"{host}:{port}: {exc.strerror or exc}"
+        return f"{via}{host}:{port}: {exc.strerror or exc}"
 
 
 def remove(settings: Settings, name: str) -> None:
+    """Forget a registered model (its folder is left alone), or delete a downloaded one."""
     entries = _registry(settings)
+    folder = settings.models_path / name
     if name not in entries:
-        if (settings.models_path / name).is_dir():
+        if NAME.match(name) and (folder / DOWNLOADED).exists():
+            _delete_download(settings, folder)
+            return
+        if NAME.match(name) and folder.is_dir():
             raise Conflict(f"{name} is a folder under RFT_MODELS_DIR: delete the folder instead")
         raise NotFound(f"Model {name} is not registered")
     del entries[name]
     _save_registry(settings, entries)
+
+
+def _delete_download(settings: Settings, folder: Path) -> None:
+    # Renamed aside first: the model leaves the list at once, never half-deleted.
+    aside = settings.models_path / f".removing-{os.getpid()}-{folder.name}"
+    folder.rename(aside)
+    shutil.rmtree(aside, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()  # the org folder, when this was its last model
 
 
 def get_model(settings: Settings, name: str) -> BaseModel:

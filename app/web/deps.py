@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.api.deps import get_current_user
+from app.api.deps import get_admin_user, get_current_user
 from app.models import User
 
 
@@ -27,3 +27,11 @@ async def page_user(request: Request, user: Annotated[User, Depends(get_current_
 
 
 PageUser = Annotated[User, Depends(page_user)]
+
+
+async def page_admin(request: Request, user: PageUser) -> User:
+    """The signed-in user, when an admin (the page hides what others may not do anyway)."""
+    return await get_admin_user(user)
+
+
+PageAdmin = Annotated[User, Depends(page_admin)]

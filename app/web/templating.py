@@ -25,6 +25,7 @@ NAV = [
     ("Evaluations", "/evaluations"),
     ("Fine-tuning", "/fine-tuning"),
     ("Deployments", "/deployments"),
+    ("Models", "/models"),
 ]
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

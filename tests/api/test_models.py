@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.config import Settings
 from tests.api.test_jobs import post_job
 from tests.conftest import Account
 from tests.helpers import free_port
@@ -29,10 +31,14 @@ def add(client: TestClient, account: Account, **body: str) -> Any:
 
 
 def test_local_folder_under_org_name_is_listed_and_trains_with_its_limits(
-    client: TestClient, alice: Account, request_body: dict[str, Any], tmp_path: Path
+    client: TestClient,
+    admin: Account,
+    alice: Account,
+    request_body: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
     folder = model_folder(tmp_path)
-    response = add(client, alice, name="acme/tiny-1", path=str(folder))
+    response = add(client, admin, name="acme/tiny-1", path=str(folder))
     assert response.status_code == 201, response.text
     listed = {
         m["name"]: m for m in client.get("/api/v1/models", headers=alice.headers).json()["data"]
@@ -41,51 +47,52 @@ def test_local_folder_under_org_name_is_listed_and_trains_with_its_limits(
     assert listed["acme/tiny-1"]["chat_template"] is True
     assert listed["acme/tiny-1"]["max_context_length"] == 512
     body = {**request_body, "base_model": "acme/tiny-1", "training": {}, "rollout": {}}
-    job = post_job(client, alice, body).json()
+    job = post_job(client, alice, body).json()  # a model is everyone's once added
     assert job["base_model"] == "acme/tiny-1"
     assert job["training"]["max_context_length"] == 512  # its own limit
 
 
 def test_bad_registrations_name_the_field(
-    client: TestClient, alice: Account, tmp_path: Path, fake_model: str
+    client: TestClient, admin: Account, tmp_path: Path, fake_model: str
 ) -> None:
     folder = model_folder(tmp_path)
     assert (
-        add(client, alice, name="acme/x", path=str(tmp_path / "nope")).json()["errors"][0]["field"]
+        add(client, admin, name="acme/x", path=str(tmp_path / "nope")).json()["errors"][0]["field"]
         == "path"
     )
-    bad_name = add(client, alice, name="a/b/c", path=str(folder))
+    bad_name = add(client, admin, name="a/b/c", path=str(folder))
     assert bad_name.status_code == 422 and bad_name.json()["errors"][0]["field"] == "name"
-    assert add(client, alice, name="acme/x", path=str(folder)).status_code == 201
-    assert add(client, alice, name="acme/x", path=str(folder)).status_code == 409
-    assert client.delete(f"/api/v1/models/{fake_model}", headers=alice.headers).status_code == 409
+    assert add(client, admin, name="acme/x", path=str(folder)).status_code == 201
+    assert add(client, admin, name="acme/x", path=str(folder)).status_code == 409
+    assert client.delete(f"/api/v1/models/{fake_model}", headers=admin.headers).status_code == 409
 
 
 def test_remove_forgets_a_registered_model(
-    client: TestClient, alice: Account, tmp_path: Path
+    client: TestClient, admin: Account, tmp_path: Path
 ) -> None:
-    add(client, alice, name="acme/tiny-1", path=str(model_folder(tmp_path)))
-    assert client.delete("/api/v1/models/acme/tiny-1", headers=alice.headers).status_code == 204
-    names = [m["name"] for m in client.get("/api/v1/models", headers=alice.headers).json()["data"]]
+    add(client, admin, name="acme/tiny-1", path=str(model_folder(tmp_path)))
+    assert client.delete("/api/v1/models/acme/tiny-1", headers=admin.headers).status_code == 204
+    names = [m["name"] for m in client.get("/api/v1/models", headers=admin.headers).json()["data"]]
     assert "acme/tiny-1" not in names
-    assert client.delete("/api/v1/models/acme/tiny-1", headers=alice.headers).status_code == 404
+    assert client.delete("/api/v1/models/acme/tiny-1", headers=admin.headers).status_code == 404
 
 
 def test_hub_id_without_internet_fails_at_once_naming_the_cause(
-    client: TestClient, alice: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, admin: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     unreachable = f"http://127.0.0.1:{free_port()}"  # nothing listens: as a host without internet
     monkeypatch.setenv("HF_ENDPOINT", unreachable)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    response = add(client, alice, hub_id="Qwen/Qwen2.5-0.5B-Instruct")
+    response = add(client, admin, hub_id="Qwen/Qwen2.5-0.5B-Instruct")
     assert response.status_code == 503
     message = response.json()["errors"][0]["message"]
     assert response.json()["errors"][0]["field"] == "hub_id"
     assert unreachable in message and "not in this host's Hugging Face cache" in message
+    assert "HF_ENDPOINT" in message
 
 
 def test_hub_id_in_the_local_cache_is_registered_from_there(
-    client: TestClient, alice: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, admin: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = tmp_path / "hf-cache"
     repo = cache / "models--acme--cached"
@@ -95,6 +102,68 @@ def test_hub_id_in_the_local_cache_is_registered_from_there(
     (repo / "snapshots").mkdir()
     snapshot.rename(repo / "snapshots" / "abc123")
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    response = add(client, alice, hub_id="acme/cached")
+    response = add(client, admin, hub_id="acme/cached")
     assert response.status_code == 201, response.text
     assert response.json()["name"] == "acme/cached"
+
+
+def test_only_an_admin_adds_or_removes_models_everyone_lists_them(
+    client: TestClient, admin: Account, alice: Account, tmp_path: Path
+) -> None:
+    folder = str(model_folder(tmp_path))
+    refused = add(client, alice, name="acme/tiny-1", path=folder)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "Only an admin can do this"
+    assert add(client, alice, hub_id="Qwen/Qwen2.5-0.5B-Instruct").status_code == 403
+    assert add(client, admin, name="acme/tiny-1", path=folder).status_code == 201
+    names = [m["name"] for m in client.get("/api/v1/models", headers=alice.headers).json()["data"]]
+    assert "acme/tiny-1" in names
+    assert client.delete("/api/v1/models/acme/tiny-1", headers=alice.headers).status_code == 403
+    assert client.delete("/api/v1/models/acme/tiny-1", headers=admin.headers).status_code == 204
+
+
+@pytest.mark.timeout(30)  # seconds, not a long retry
+def test_hub_id_with_hf_hub_offline_fails_at_once_naming_the_setting(
+    client: TestClient, admin: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    response = add(client, admin, hub_id="Qwen/Qwen2.5-0.5B-Instruct")
+    assert response.status_code == 503
+    assert "HF_HUB_OFFLINE" in response.json()["errors"][0]["message"]
+    downloads = client.get("/api/v1/models/downloads", headers=admin.headers).json()
+    assert downloads["count"] == 0  # nothing was queued
+
+
+@pytest.mark.timeout(30)
+def test_hub_id_on_this_host_without_internet_fails_in_seconds(
+    client: TestClient, admin: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real hub, as this host sees it (no route, no DNS): an answer, not a hang."""
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    response = add(client, admin, hub_id="Qwen/Qwen2.5-0.5B-Instruct")
+    if response.status_code == 202:
+        pytest.skip("this host reaches huggingface.co")
+    assert response.status_code == 503
+    message = response.json()["errors"][0]["message"]
+    assert "https://huggingface.co cannot be reached" in message
+    assert "HF_ENDPOINT" in message and "HTTPS_PROXY" in message
+
+
+def test_a_download_no_worker_took_reads_failed_naming_the_worker(
+    client: TestClient, admin: Account, settings: Settings
+) -> None:
+    status = settings.models_path / ".downloads" / "acme--big.json"
+    status.parent.mkdir(parents=True)
+    long_ago = time.time() - 11 * 60
+    status.write_text(json.dumps({"hub_id": "acme/big", "state": "queued", "updated_at": long_ago}))
+    answer = client.get("/api/v1/models/downloads/acme/big", headers=admin.headers).json()
+    assert answer["state"] == "failed" and "rft worker --queues gpu,cpu" in answer["error"]
+
+
+def test_odd_names_in_paths_are_404_never_500(client: TestClient, admin: Account) -> None:
+    for hub_id in ("acme/x%00y", "..%2Fetc", "a/b/c"):
+        answer = client.get(f"/api/v1/models/downloads/{hub_id}", headers=admin.headers)
+        assert answer.status_code == 404, (hub_id, answer.text)
+        assert client.delete(f"/api/v1/models/{hub_id}", headers=admin.headers).status_code == 404

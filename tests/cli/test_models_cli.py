@@ -11,13 +11,13 @@ from app.cli.main import cli
 from tests.conftest import Account
 
 
-def test_add_list_remove_a_local_folder(api_url: str, alice: Account, tmp_path: Path) -> None:
+def test_add_list_remove_a_local_folder(api_url: str, admin: Account, tmp_path: Path) -> None:
     folder = tmp_path / "my-model"
     folder.mkdir()
     config = {"architectures": ["Qwen2ForCausalLM"], "max_position_embeddings": 1024}
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "tokenizer.json").write_text("{}")
-    env = {"RFT_API_URL": api_url, "RFT_API_KEY": alice.key, "COLUMNS": "200"}
+    env = {"RFT_API_URL": api_url, "RFT_API_KEY": admin.key, "COLUMNS": "200"}
     runner = CliRunner()
     added = runner.invoke(cli, ["models", "add", "acme/my-model", "--path", str(folder)], env=env)
     assert added.exit_code == 0, added.output

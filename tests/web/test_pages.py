@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.db import transaction
 from app.services import auth_sessions, users
 
-PAGES = ["/", "/datasets", "/evaluations", "/fine-tuning", "/deployments", "/keys", "/status"]
+PAGES = ["/", "/datasets", "/evaluations", "/fine-tuning", "/deployments", "/models", "/keys"]
+PAGES += ["/status"]
 
 
 def sign_in(client: TestClient, factory: sessionmaker[Session], name: str = "alice") -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request, status
@@ -14,7 +13,6 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from app.api.deps import CurrentUser, Limit, Offset, PathId, SessionDep, SettingsDep
-from app.core.errors import InvalidInput
 from app.schemas.common import MAX_ID, Page
 from app.schemas.job import (
     CheckpointPublic,
@@ -23,12 +21,10 @@ from app.schemas.job import (
     JobPublic,
     LogPublic,
     MetricPublic,
-    ModelCreate,
-    ModelPublic,
 )
 from app.schemas.job_params import JobCreate, invalid_request
 from app.schemas.job_views import JobSummary
-from app.services import base_models, job_samples, job_views, jobs, preflight
+from app.services import job_samples, job_views, jobs, preflight
 from app.tasks import enqueue_job_after_commit
 
 
@@ -57,34 +53,6 @@ class JobBodyRoute(APIRoute):
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"], route_class=JobBodyRoute)
 EVENT_POLL_SECONDS = 0.25
-
-
-def _model_public(model: base_models.BaseModel) -> ModelPublic:
-    return ModelPublic(**{k: getattr(model, k) for k in ModelPublic.model_fields})
-
-
-@router.get("/models", response_model=Page[ModelPublic])
-def list_models(_user: CurrentUser, settings: SettingsDep) -> Page[ModelPublic]:
-    data = [_model_public(m) for m in base_models.list_models(settings)]
-    return Page(data=data, count=len(data))
-
-
-@router.post("/models", response_model=ModelPublic, status_code=status.HTTP_201_CREATED)
-def add_model(body: ModelCreate, _user: CurrentUser, settings: SettingsDep) -> ModelPublic:
-    """Register a local folder (``name`` + ``path``) or a hub id (``hub_id``)."""
-    if body.hub_id and not body.path:
-        return _model_public(base_models.register_hub(settings, body.hub_id))
-    if not body.path:
-        raise InvalidInput(
-            "Invalid model", [{"field": "path", "message": "give a path (with a name) or a hub_id"}]
-        )
-    name = body.name or body.hub_id or Path(body.path).name
-    return _model_public(base_models.register_path(settings, name, body.path))
-
-
-@router.delete("/models/{name:path}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_model(name: str, _user: CurrentUser, settings: SettingsDep) -> None:
-    base_models.remove(settings, name)
 
 
 @router.post("/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED)
