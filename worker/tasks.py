@@ -11,10 +11,13 @@ from app.tasks import (
     DEMO_TASK,
     PING_TASKS,
     PREFLIGHT_TASK,
+    SAMPLE_TASK,
     TRAIN_TASK,
     BuildDemoModel,
     Ping,
     PreflightRequest,
+    SampledRow,
+    SamplePrompts,
     TrainJob,
     pong_now,
 )
@@ -51,3 +54,27 @@ def build_demo_model(payload: dict[str, Any]) -> str:
 
     request = BuildDemoModel.model_validate(payload)
     return str(build_with_status(Settings().models_path, request.name))
+
+
+@shared_task(name=SAMPLE_TASK, bind=True)
+def sample_completions(self: Any, payload: dict[str, Any]) -> int:
+    """Completions for the IDE preview: each row's are stored under its result id as soon as
+    they are ready (the web polls them); a result stored under ``cancel_id`` stops the run."""
+    from celery import states
+
+    from worker.serving.sampling import sample, watch_cancel
+
+    request = SamplePrompts.model_validate(payload)
+    backend = self.backend
+
+    def store(position: int, row: SampledRow) -> None:
+        backend.store_result(request.result_ids[position], row.model_dump(mode="json"), "SUCCESS")
+
+    def gone() -> bool:
+        return bool(backend.get_state(request.cancel_id) == states.SUCCESS)
+
+    cancelled, stop_watching = watch_cancel(gone)
+    try:
+        return sample(request, Settings(), store, cancelled.is_set)
+    finally:
+        stop_watching()
