@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -69,12 +70,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def broker_url() -> str | None:
-    """A Redis db of its own for this run, or None for the filesystem broker."""
+    """A Redis db of its own for this run (the one RFT_TEST_REDIS_URL names, else a random
+    one), or None for the filesystem broker."""
     if not TEST_REDIS:
         return None
     import redis
 
-    url = f"{TEST_REDIS.rstrip('/')}/{random.randint(1, 15)}"
+    named = urlsplit(TEST_REDIS).path.strip("/")
+    url = TEST_REDIS if named else f"{TEST_REDIS.rstrip('/')}/{random.randint(1, 15)}"
     # Messages left by an earlier run (a killed worker's tasks, expired pings) would reach this
     # run's workers: a stale `rft.jobs.train` names a job id that exists again in a fresh DB.
     redis.Redis.from_url(url).flushdb()

@@ -95,6 +95,7 @@ def test_payloads_refuse_what_the_sender_did_not_mean() -> None:
 
 def test_every_task_has_a_queue() -> None:
     names = {tasks.TRAIN_TASK, tasks.PREFLIGHT_TASK, tasks.DEMO_TASK, *tasks.PING_TASKS.values()}
+    names.add(tasks.SAMPLE_TASK)
     assert set(tasks.ROUTES) == names
     assert {route["queue"] for route in tasks.ROUTES.values()} == set(tasks.QUEUES)
 
