@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
+from kombu.exceptions import DecodeError
 from sqlalchemy.orm import Session
 
 from app import tasks
@@ -254,11 +255,20 @@ def _generate(
                 [{"field": "sample", "message": "the worker fell silent"}],
             )
 
+    remaining = set(ids)
     try:
-        for result_id, meta in backend.get_many(ids, interval=POLL_S, on_interval=check):
-            deadline = time.monotonic() + ROW_TIMEOUT_S
-            key = result_id if isinstance(result_id, str) else result_id.decode()
-            yield position_of[key], tasks.SampledRow.model_validate(meta["result"])
+        while remaining:
+            try:
+                for result_id, meta in backend.get_many(
+                    set(remaining), interval=POLL_S, on_interval=check
+                ):
+                    deadline = time.monotonic() + ROW_TIMEOUT_S
+                    key = result_id if isinstance(result_id, str) else result_id.decode()
+                    remaining.discard(key)
+                    yield position_of[key], tasks.SampledRow.model_validate(meta["result"])
+            except DecodeError:  # read while the worker was writing it (file backend): again
+                check()
+                time.sleep(POLL_S)
         finished = True
     except _Stopped:
         return
