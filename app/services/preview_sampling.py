@@ -266,6 +266,7 @@ def _generate(
                     key = result_id if isinstance(result_id, str) else result_id.decode()
                     remaining.discard(key)
                     yield position_of[key], tasks.SampledRow.model_validate(meta["result"])
+                    check()  # rows already stored come without a wait: see a leaving client
             except DecodeError:  # read while the worker was writing it (file backend): again
                 check()
                 time.sleep(POLL_S)

@@ -6,11 +6,15 @@ by hand. Bad sampling requests are refused naming the field."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +27,7 @@ from app.services import demo
 from tests.api.test_evaluator_preview import events
 from tests.conftest import Account
 from tests.datasets_support import upload
-from tests.helpers import demo_model, start_rft
+from tests.helpers import demo_model, free_port, start_rft, wait_for
 
 PRETRAIN_STEPS = 300  # enough to answer and stop; learning is not what is tested here
 PREVIEW = "/api/v1/evaluators/preview"
@@ -152,6 +156,7 @@ def test_prompt_only_rows_scored_on_completions_sampled_from_the_demo_model(
     body = response.json()
     assert_scored_samples(body["results"], rows=4, n=3)
     assert body["summary"]["count"] == 12 and body["summary"]["invalid"] == 0
+    print(f"\n4 rows x 3 samples, cold worker: {body['summary']['duration_ms']:.0f} ms")
     # The model's own answers (300 pre-training steps answer, rarely right: scores may be 0).
     assert any(r["completion"].strip() for r in body["results"]), body["results"]
 
@@ -167,6 +172,8 @@ def test_prompt_only_rows_scored_on_completions_sampled_from_the_demo_model(
     assert progress[0] == {"generated": 0, "rows": 4}
     assert progress[-1] == {"generated": 4, "rows": 4}
     assert_scored_samples([data for kind, data in got if kind == "result"], rows=4, n=2)
+    warm = next(data for kind, data in got if kind == "summary")["duration_ms"]
+    print(f"4 rows x 2 samples, model loaded: {warm:.0f} ms")
 
     # A checkpoint of alice's: its adapter generates.
     checkpoint = make_checkpoint(model_settings, session_factory, alice)
@@ -250,3 +257,44 @@ def test_no_worker_is_a_503_at_once_not_a_hang(
         response = model_client.post(path, json=sampled_body(prompts), headers=alice.headers)
         assert response.status_code == 503, response.text
         assert "worker" in response.json()["detail"]
+
+
+def test_a_client_that_leaves_stops_the_generation(
+    model_settings: Settings,
+    session_factory: sessionmaker[Session],
+    model_client: TestClient,
+    alice: Account,
+    worker: None,
+) -> None:
+    """Leaving mid-run stops the worker's generation (8,000 completions, ~100 s here) and
+    drops what it had queued, so the next preview is served at once, not after it."""
+    big = upload(model_client, alice, prompt_rows(1000)).json()["id"]
+    small = upload(model_client, alice, prompt_rows(2)).json()["id"]
+    body = sampled_body(big, n=8, temperature=2.0, max_tokens=256)
+    body["limit"] = 1000
+    port = free_port()
+    app = create_app(model_settings.model_copy(update={"port": port}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 30, "the web app")
+    url = f"http://127.0.0.1:{port}{PREVIEW}"
+    try:
+        with httpx.stream(
+            "POST", url + "/stream", json=body, headers=alice.headers, timeout=600
+        ) as s:
+            assert s.status_code == 200
+            for line in s.iter_lines():
+                if line.startswith("event: result"):  # generation is under way: leave
+                    break
+        left = time.monotonic()
+        response = httpx.post(
+            url, json=sampled_body(small, n=1), headers=alice.headers, timeout=600
+        )
+        print(f"\nnext preview done {time.monotonic() - left:.1f} s after the client left")
+        assert response.status_code == 200, response.text
+        assert_scored_samples(response.json()["results"], rows=2, n=1)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.engine.dispose()

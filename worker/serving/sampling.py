@@ -144,6 +144,7 @@ def sample(
             continue
         store(position, collectors.pop(position).row())
         stored += 1
+    log.info("preview sampling: %d/%d rows stored", stored, len(request.rows))
     return stored
 
 
