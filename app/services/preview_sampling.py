@@ -297,7 +297,8 @@ async def _events(
     cancel = threading.Event()
 
     def emit(kind: str, data: Any) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening
+            loop.call_soon_threadsafe(queue.put_nowait, (kind, data))
 
     def body() -> None:
         try:

@@ -215,7 +215,7 @@
         el("span", { class: "stat" }, "mean ", el("strong", { "data-testid": "mean-score" }, fmtScore(s.mean_score))),
         el("span", { class: "stat" }, el("strong", {}, String(s.valid)), " valid"),
         el("span", { class: "stat" + (s.invalid ? " bad" : "") }, el("strong", {}, String(s.invalid)), " invalid"),
-        el("span", { class: "stat muted" }, s.count + " rows" + (final ? " in " + (final.duration_ms / 1000).toFixed(2) + " s" : "")),
+        el("span", { class: "stat muted" }, s.count + (results.some((r) => r.source === "sampled") ? " completions" : " rows") + (final ? " in " + (final.duration_ms / 1000).toFixed(2) + " s" : "")),
         el("span", { class: "hist-wrap" }, el("span", { class: "hist-label muted" }, "0"), bars, el("span", { class: "hist-label muted" }, "1")));
     }
 
