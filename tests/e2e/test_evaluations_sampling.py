@@ -5,6 +5,7 @@ for a row by hand and scores it."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.helpers import demo_model, start_rft
 
 pytestmark = pytest.mark.e2e
 
+SCREENSHOT = Path(__file__).parents[2] / "docs" / "evaluations-sampling.png"
 PRETRAIN_STEPS = 300  # answers and stops; whether it is right does not matter here
 CODE = """def evaluate(messages, ground_truth, **kwargs):
     answer = messages[-1]["content"].strip()
@@ -94,6 +96,8 @@ def test_sample_from_the_demo_model_then_type_a_completion(
     expect(console).to_contain_text("sampled: ")
     expect(console).to_contain_text(f", truth {rows[2]['ground_truth']}")
     expect(page.get_by_test_id("summary")).to_contain_text("6 valid")
+    if os.environ.get("RFT_SCREENSHOT"):
+        page.screenshot(path=str(SCREENSHOT))
 
     # Back to the dataset's completions, with one typed by hand for row 1.
     page.get_by_label("Completions", exact=True).select_option("dataset")
