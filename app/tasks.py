@@ -257,3 +257,44 @@ class DownloadModel(Message):
 
 def request_model_download(celery: Celery, hub_id: str) -> None:
     send(celery, DOWNLOAD_TASK, DownloadModel(hub_id=hub_id))
+
+
+# --- IDE preview: completions sampled from a model ------------------------------------------
+# One task generates every row of a preview (the engine batches them); each row's completions
+# are stored in the result backend under an id the web chose for that row, as soon as they are
+# ready, so the IDE scores and shows them while the other rows are still being generated. The
+# web stores a result under `cancel_id` when its client leaves: the worker then stops.
+
+SAMPLE_TASK = "rft.preview.sample"
+ROUTES[SAMPLE_TASK] = {"queue": "gpu"}  # it holds the model, as pre-flight does
+
+
+class SamplePrompts(Message):
+    owner_id: int
+    base_model: str
+    checkpoint_id: int | None = None
+    adapter_key: str | None = Field(default=None, description="Storage key of the LoRA adapter.")
+    rows: list[dict[str, Any]] = Field(min_length=1, description="Rows to generate for.")
+    result_ids: list[str] = Field(min_length=1, description="Where row i's completions go.")
+    cancel_id: str
+    n: int = Field(ge=1)
+    temperature: float
+    max_tokens: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _one_id_per_row(self) -> SamplePrompts:
+        if len(self.rows) != len(self.result_ids):
+            raise ValueError("one result id per row")
+        return self
+
+
+class SampledRow(Message):
+    """One row's completions, or why there are none (a prompt too long for the model...)."""
+
+    completions: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+def request_samples(celery: Celery, request: SamplePrompts, expires: float) -> Any:
+    """Send the task; the caller polls ``request.result_ids`` in the result backend."""
+    return send(celery, SAMPLE_TASK, request, expires=expires)

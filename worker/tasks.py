@@ -13,11 +13,14 @@ from app.tasks import (
     DOWNLOAD_TASK,
     PING_TASKS,
     PREFLIGHT_TASK,
+    SAMPLE_TASK,
     TRAIN_TASK,
     BuildDemoModel,
     DownloadModel,
     Ping,
     PreflightRequest,
+    SampledRow,
+    SamplePrompts,
     TrainJob,
     pong_now,
 )
@@ -62,3 +65,27 @@ def download_model(payload: dict[str, Any]) -> dict[str, Any]:
 
     request = DownloadModel.model_validate(payload)
     return asdict(download(Settings(), request.hub_id))
+
+
+@shared_task(name=SAMPLE_TASK, bind=True)
+def sample_completions(self: Any, payload: dict[str, Any]) -> int:
+    """Completions for the IDE preview: each row's are stored under its result id as soon as
+    they are ready (the web polls them); a result stored under ``cancel_id`` stops the run."""
+    from celery import states
+
+    from worker.serving.sampling import sample, watch_cancel
+
+    request = SamplePrompts.model_validate(payload)
+    backend = self.backend
+
+    def store(position: int, row: SampledRow) -> None:
+        backend.store_result(request.result_ids[position], row.model_dump(mode="json"), "SUCCESS")
+
+    def gone() -> bool:
+        return bool(backend.get_state(request.cancel_id) == states.SUCCESS)
+
+    cancelled, stop_watching = watch_cancel(gone)
+    try:
+        return sample(request, Settings(), store, cancelled.is_set)
+    finally:
+        stop_watching()

@@ -81,13 +81,25 @@ def _detail(result: dict[str, Any]) -> str:
 
 
 def _results_table(results: list[dict[str, Any]]) -> Table:
-    table = Table("row", "score", "valid", "reason", "stdout / error")
-    for r in sorted(results, key=lambda r: r["row_index"]):
+    """One line per result; a completion column when completions were sampled or typed."""
+    shown = any(r.get("completion") is not None for r in results)
+    table = Table("row", *(["completion"] if shown else []), "score", "valid", "reason")
+    table.add_column("stdout / error")
+    for r in sorted(results, key=lambda r: (r["row_index"], r.get("sample_index") or 0)):
         score = "-" if r["score"] is None else f"{r['score']:.3f}"
         valid = "[green]yes[/]" if r["is_score_valid"] else "[red]no[/]"
         reason, detail = escape(r.get("reason") or ""), escape(_detail(r))
-        table.add_row(str(r["row_index"]), score, valid, reason, detail)
+        completion = [_completion(r)] if shown else []
+        table.add_row(str(r["row_index"]), *completion, score, valid, reason, detail)
     return table
+
+
+def _completion(result: dict[str, Any]) -> str:
+    text = result.get("completion")
+    if text is None:
+        return ""
+    label = "typed" if result.get("source") == "typed" else f"#{(result['sample_index'] or 0) + 1}"
+    return f"{label} {escape(repr(text))}"
 
 
 def _print_summary(summary: dict[str, Any], isolation: str | None) -> None:
@@ -115,6 +127,19 @@ def preview(
     limit: Annotated[
         int, typer.Option(min=1, max=1000, help="First N rows, when --rows is not given.")
     ] = 20,
+    sample_model: Annotated[
+        str | None,
+        typer.Option(help="Score rows without a completion on ones sampled from this base model."),
+    ] = None,
+    sample_checkpoint: Annotated[
+        int | None, typer.Option(help="… or from this checkpoint (its job's base + adapter).")
+    ] = None,
+    n: Annotated[int, typer.Option(help="Completions sampled per row (1-8).")] = 1,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (0.1-2.0).")] = 1.0,
+    max_tokens: Annotated[int, typer.Option(help="Longest sampled completion.")] = 256,
+    all_rows: Annotated[
+        bool, typer.Option(help="Sample for every row, also those with a reference answer.")
+    ] = False,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
     as_json: AsJson = False,
@@ -122,17 +147,28 @@ def preview(
     """Run unsaved evaluator code on dataset rows in the server's sandbox.
 
     Rows show up as they finish (score, reason, first printed line or the error), then a summary.
+    With --sample-model or --sample-checkpoint a worker generates --n completions for each row
+    that has none, and each is scored.
     """
     body: dict[str, Any] = {"code": _read_code(file), "dataset_id": dataset, "limit": limit}
     chosen = _parse_rows(rows)
     if chosen is not None:
         body["rows"] = chosen
+    if sample_model is not None or sample_checkpoint is not None:
+        body["sample"] = {
+            "model": sample_model,
+            "checkpoint_id": sample_checkpoint,
+            "n": n,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "all_rows": all_rows,
+        }
     with client(api_url, api_key) as http:
         if as_json:
             out.print_json(data=call(http, "POST", "/api/v1/evaluators/preview", json=body))
             return
-        total = len(chosen) if chosen is not None else None
-        if total is None:
+        total = len(chosen) if chosen is not None and "sample" not in body else None
+        if total is None and "sample" not in body:  # sampled rows give n results each
             found = call(http, "GET", f"/api/v1/datasets/{dataset}")
             total = min(limit, found["row_count"])
         results, summary, isolation = _follow(http, body, total)
@@ -143,10 +179,10 @@ def preview(
 
 
 def _follow(
-    http: httpx.Client, body: dict[str, Any], total: int
+    http: httpx.Client, body: dict[str, Any], total: int | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, str | None]:
     columns = (
-        TextColumn("[bold]scoring[/]"),
+        TextColumn("[bold]scoring[/] {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("valid {task.fields[valid]}"),
@@ -161,6 +197,8 @@ def _follow(
                 results.append(data)
                 valid = sum(r["is_score_valid"] for r in results)
                 progress.update(bar, advance=1, valid=valid)
+            elif kind == "progress":  # a worker is sampling completions
+                progress.update(bar, description=f"(generated {data['generated']}/{data['rows']})")
             elif kind == "summary":
                 summary = data
             elif kind == "end":

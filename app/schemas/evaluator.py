@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.evaluators import EvaluatorCodeError, Template, check_code
 from app.evaluators.requirements import MAX_REQUIREMENT_CHARS, MAX_REQUIREMENTS
@@ -147,6 +147,33 @@ class TemplatePublic(BaseModel):
         return cls.model_validate(template.to_dict())
 
 
+SAMPLE_MAX_N = 8
+COMPLETION_MAX_CHARS = 100_000
+
+
+class SampleSpec(InputModel):
+    """Where completions come from for rows that have none: a base model or a checkpoint."""
+
+    model: str | None = Field(
+        default=None, max_length=200, description="A base model (GET /api/v1/models)."
+    )
+    checkpoint_id: DbId | None = Field(default=None, description="One of your checkpoints.")
+    n: int = Field(default=1, ge=1, le=SAMPLE_MAX_N, description="Completions per row.")
+    temperature: float = Field(default=1.0, ge=0.1, le=2.0, description="Sampling temperature.")
+    max_tokens: int = Field(default=256, ge=1, le=16384, description="Longest completion.")
+    all_rows: bool = Field(
+        default=False,
+        description="Sample for every row, also those with a reference answer (dropped from "
+        "the prompt, as training does). Default: only rows without a completion.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SampleSpec:
+        if (self.model is None) == (self.checkpoint_id is None):
+            raise ValueError("give exactly one of model and checkpoint_id")
+        return self
+
+
 class PreviewRequest(InputModel):
     code: Code = Field(description=CODE_DESCRIPTION)
     requirements: Requirements = _requirements()
@@ -162,6 +189,21 @@ class PreviewRequest(InputModel):
         ge=1,
         le=PREVIEW_MAX_ROWS,
         description="How many rows from the start, when `rows` is not given.",
+    )
+    sample: SampleSpec | None = Field(
+        default=None,
+        description="Generate completions (by a worker) for rows without one; each is scored.",
+    )
+    completions: (
+        dict[
+            Annotated[int, Field(ge=0, le=MAX_ID)],
+            Annotated[str, Field(max_length=COMPLETION_MAX_CHARS)],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        max_length=PREVIEW_MAX_ROWS,
+        description="Completions typed by hand, by row index: scored instead of the row's own.",
     )
 
 
@@ -180,6 +222,15 @@ class PreviewResult(BaseModel):
     error: str | None = Field(description="Traceback of an exception, with the user's lines.")
     error_line: int | None = Field(description="Line of the evaluator code that raised.")
     duration_ms: float
+    completion: str | None = Field(
+        default=None, description="The completion scored, when sampled or typed by hand."
+    )
+    sample_index: int | None = Field(
+        default=None, description="Which of the row's sampled completions (from 0)."
+    )
+    source: Literal["dataset", "typed", "sampled"] = Field(
+        default="dataset", description="Where the completion came from."
+    )
 
 
 class HistogramBin(BaseModel):

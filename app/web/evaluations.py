@@ -13,11 +13,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SettingsDep
 from app.api.routes.evaluators import PoolDep
 from app.evaluators import EvaluatorPool, environment, list_templates
 from app.schemas.evaluator import EvaluatorPublic, TemplatePublic
-from app.services import datasets, evaluator_envs, evaluators
+from app.services import base_models, datasets, deployments, evaluator_envs, evaluators
 from app.services.demo import DEMO_MODEL
 from app.web.deps import PageUser
 from app.web.templating import render
@@ -32,6 +32,7 @@ WARM_CODE = "def evaluate(messages, **kwargs):\n    return 0.0\n"
 def evaluations_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     user: PageUser,
     evaluator: int | None = Query(None, description="Open this saved evaluator."),
 ) -> HTMLResponse:
@@ -52,6 +53,12 @@ def evaluations_page(
         "templates": [TemplatePublic.of(t).model_dump() for t in list_templates()],
         "evaluator": opened.model_dump(mode="json") if opened else None,
         "base_model": DEMO_MODEL,
+        # What "sample from model" can generate with: base models and the user's checkpoints.
+        "models": [m.name for m in base_models.list_models(settings)],
+        "checkpoints": [
+            {"id": c.id, "label": f"job {c.job_id} · step {c.step}"}
+            for c in deployments.deployable_checkpoints(session, user)
+        ],
     }
     title = opened.name if opened else "Evaluations"
     return render(

@@ -37,7 +37,7 @@
   }
 
   // ---- Rows --------------------------------------------------------------------------------
-  // ctx: { datasets, status, pin(body) -> bool, lastScore(datasetId, row), onSelect(row), onPage(rows) }
+  // ctx: { datasets, status, typed: {get, set}, pin(body) -> bool, lastScore(datasetId, row), onSelect(row), onPage(rows) }
   RftIde.createRows = function (ctx) {
     const list = $("rows");
     const select = $("dataset-select");
@@ -81,11 +81,18 @@
           type: "button", class: "row-select link", "aria-pressed": String(index === selected),
           onclick: () => choose(index),
         }, "Row " + index),
-        el("button", {
-          type: "button", class: "pin link", "aria-label": "Pin row " + index + " as a test case",
-          title: "Pin as a test case", onclick: () => pinForm(item, index),
-        }, "Pin as test")));
+        el("span", { class: "row-actions" },
+          el("button", {
+            type: "button", class: "type-completion link", "aria-label": "Type a completion for row " + index,
+            title: "Score a completion you type instead of the row's own", onclick: () => typedForm(item, index),
+          }, "Type completion"),
+          " · ",
+          el("button", {
+            type: "button", class: "pin link", "aria-label": "Pin row " + index + " as a test case",
+            title: "Pin as a test case", onclick: () => pinForm(item, index),
+          }, "Pin as test"))));
       item.appendChild(chat(row));
+      showTyped(item, index);
       item.addEventListener("click", (e) => { if (!e.target.closest("button, form, pre")) choose(index); });
       return item;
     }
@@ -98,6 +105,42 @@
         item.querySelector(".row-select").setAttribute("aria-pressed", String(on));
       }
       ctx.onSelect(index);
+    }
+
+    // A completion typed by hand: runs that include this row score it instead of the row's own.
+    function showTyped(item, index) {
+      const value = ctx.typed.get(dataset.id, index);
+      const old = item.querySelector(".msg.role-typed");
+      if (old) old.remove();
+      if (value === undefined) return;
+      item.querySelector(".chat").appendChild(el("div", { class: "msg role-typed", "data-testid": "typed-completion" },
+        el("span", { class: "role" }, "typed"), el("div", { class: "content" }, value)));
+    }
+
+    function typedForm(item, index) {
+      const open = item.querySelector(".typed-form");
+      if (open) { open.remove(); return; }
+      const current = ctx.typed.get(dataset.id, index);
+      const area = el("textarea", { "aria-label": "Completion for row " + index, placeholder: "The model's answer, as you want it scored" });
+      area.value = current === undefined ? "" : current;
+      const form = el("form", { class: "typed-form" }, area,
+        el("span", { class: "actions" },
+          el("button", { type: "submit" }, "Use this completion"),
+          el("button", { type: "button", class: "secondary", onclick: () => {
+            ctx.typed.set(dataset.id, index, null); showTyped(item, index); form.remove();
+            ctx.status("Row " + index + " is scored on its own completion again.");
+          } }, "Clear"),
+          el("button", { type: "button", class: "secondary", onclick: () => form.remove() }, "Cancel")));
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        ctx.typed.set(dataset.id, index, area.value);
+        showTyped(item, index);
+        form.remove();
+        ctx.status("Row " + index + " will be scored on the completion you typed (Run to score it).");
+      });
+      form.addEventListener("keydown", (e) => { if (e.key === "Escape") { form.remove(); item.querySelector(".type-completion").focus(); } });
+      item.querySelector(".row-head").after(form);
+      area.focus();
     }
 
     function pinForm(item, index) {

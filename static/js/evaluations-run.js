@@ -1,7 +1,8 @@
 // Evaluator IDE, part 1: small helpers, and the runner. A run POSTs the editor's code to the
 // streaming preview and reads its server-sent events with a fetch reader (EventSource cannot
 // POST): each `result` lands in the results table and the console as soon as its row finishes,
-// then `summary`, then `end`. Stop aborts the fetch; the server frees its workers on disconnect.
+// then `summary`, then `end`. With "sample from model", `progress` events say how many rows a
+// worker has generated; each result then shows the completion it scored. Stop aborts the fetch; the server frees its workers on disconnect.
 (function () {
   "use strict";
   const RftIde = (window.RftIde = window.RftIde || {});
@@ -123,16 +124,31 @@
       return pre;
     }
 
+    // A row scored on several sampled completions gives one result per completion.
+    const keyOf = (r) => String(r.row_index) + (r.sample_index === null || r.sample_index === undefined ? "" : "." + r.sample_index);
+    const sampleLabel = (r) => (r.sample_index === null || r.sample_index === undefined ? "" : " #" + (r.sample_index + 1));
+
+    function completionCell(r) {
+      if (r.completion === null || r.completion === undefined) {
+        return el("td", { class: "completion muted" }, r.source === "sampled" ? "none" : "from the dataset");
+      }
+      const label = r.source === "typed" ? "typed" : "#" + (r.sample_index + 1);
+      return el("td", { class: "completion", title: r.completion, "data-testid": "completion" },
+        el("span", { class: "source" }, label), r.completion);
+    }
+
     function addResult(r) {
       results.push(r);
       const cls = r.is_score_valid ? "valid" : "invalid";
       const metrics = Object.entries(r.metrics || {})
         .map(([name, m]) => name + " " + fmtScore(m.score)).join(", ");
-      const tr = el("tr", { class: cls, "data-row": String(r.row_index) },
+      const key = keyOf(r);
+      const tr = el("tr", { class: cls, "data-row": String(r.row_index), "data-key": key },
         el("td", {}, el("button", {
-          type: "button", class: "link row-link", "aria-label": "Show row " + r.row_index + " in the console",
+          type: "button", class: "link row-link", "aria-label": "Show row " + r.row_index + sampleLabel(r) + " in the console",
           onclick: () => select(r, tr),
         }, String(r.row_index))),
+        completionCell(r),
         el("td", { class: "num score" }, fmtScore(r.score)),
         el("td", {}, el("span", { class: "pill " + cls }, r.is_score_valid ? "valid" : "invalid")),
         el("td", { class: "reason", title: r.reason || "" }, r.reason || ""),
@@ -140,10 +156,13 @@
         el("td", { class: "num" }, fmtMs(r.duration_ms)));
       insertByRow(tbody, tr, r.row_index);
 
-      const head = "row " + r.row_index + " · " + (r.is_score_valid ? "score " + fmtScore(r.score) : "invalid") +
+      const head = "row " + r.row_index + sampleLabel(r) + " · " + (r.is_score_valid ? "score " + fmtScore(r.score) : "invalid") +
         " · " + fmtMs(r.duration_ms) + " ms";
-      const block = el("section", { class: "out " + cls, "data-row": String(r.row_index) },
+      const said = r.completion === null || r.completion === undefined ? null
+        : (r.source === "typed" ? "typed: " : "sampled: ") + JSON.stringify(r.completion);
+      const block = el("section", { class: "out " + cls, "data-row": String(r.row_index), "data-key": key },
         el("div", { class: "out-head" }, head),
+        said ? el("pre", { class: "out-completion" }, said) : null,
         r.stdout ? el("pre", { class: "out-stdout" }, r.stdout) : null,
         r.error ? traceback(r.error) : (!r.is_score_valid && r.reason ? el("pre", { class: "out-error" }, r.reason) : null));
       insertByRow(current || consoleBox, block, r.row_index);
@@ -160,7 +179,7 @@
     function select(r, tr) {
       tbody.querySelectorAll("tr.selected").forEach((t) => t.classList.remove("selected"));
       tr.classList.add("selected");
-      const block = (current || consoleBox).querySelector('.out[data-row="' + r.row_index + '"]');
+      const block = (current || consoleBox).querySelector('.out[data-key="' + keyOf(r) + '"]');
       consoleBox.querySelectorAll(".out.selected").forEach((b) => b.classList.remove("selected"));
       if (block) {
         block.classList.add("selected");
@@ -210,7 +229,7 @@
         el("span", { class: "stat" }, "mean ", el("strong", { "data-testid": "mean-score" }, fmtScore(s.mean_score))),
         el("span", { class: "stat" }, el("strong", {}, String(s.valid)), " valid"),
         el("span", { class: "stat" + (s.invalid ? " bad" : "") }, el("strong", {}, String(s.invalid)), " invalid"),
-        el("span", { class: "stat muted" }, s.count + " rows" + (final ? " in " + (final.duration_ms / 1000).toFixed(2) + " s" : "")),
+        el("span", { class: "stat muted" }, s.count + (results.some((r) => r.source === "sampled") ? " completions" : " rows") + (final ? " in " + (final.duration_ms / 1000).toFixed(2) + " s" : "")),
         el("span", { class: "hist-wrap" }, el("span", { class: "hist-label muted" }, fmtBound(s.histogram[0].start)), bars,
           el("span", { class: "hist-label muted" }, fmtBound(s.histogram[s.histogram.length - 1].end))));
     }
@@ -233,18 +252,27 @@
       tbody.replaceChildren();
       ctx.marks.clear();
       $("summary").replaceChildren(el("span", { class: "muted" }, "Running…"));
+      const progress = $("run-progress");
+      progress.hidden = true;
+      const extra = ctx.extra ? ctx.extra(dataset, scope.body) : null;
+      if (extra && extra.sample) {
+        progress.hidden = false;
+        progress.textContent = "Asking a worker to sample " + extra.sample.n + " completions per row from " + extra.label + "…";
+      }
       // Keep the two previous runs' output above this one; older output goes.
       consoleBox.querySelectorAll(".run-block").forEach((b, i, all) => { if (i < all.length - 2) b.remove(); });
       current = el("div", { class: "run-block" },
         el("div", { class: "console-line run-head" },
-          "▶ " + new Date().toLocaleTimeString() + " · " + dataset.name + " · " + scope.label));
+          "▶ " + new Date().toLocaleTimeString() + " · " + dataset.name + " · " + scope.label +
+          (extra && extra.sample ? " · sampled from " + extra.label : "")));
       consoleBox.appendChild(current);
       setRunning(true);
       let ended = false;
       try {
         const response = await fetch("/api/v1/evaluators/preview/stream", {
           method: "POST", headers: headers(), signal: controller.signal,
-          body: JSON.stringify(Object.assign({ code: ctx.code(), requirements: ctx.requirements(), dataset_id: dataset.id }, scope.body)),
+          body: JSON.stringify(Object.assign({ code: ctx.code(), requirements: ctx.requirements(), dataset_id: dataset.id }, scope.body,
+            extra ? extra.body : {})),
         });
         if (!response.ok) {
           const body = await response.json().catch(() => ({ detail: response.statusText }));
@@ -257,6 +285,12 @@
         }
         await readEvents(response.body, (event, data) => {
           if (event === "result") addResult(data);
+          else if (event === "progress") {
+            progress.hidden = false;
+            progress.textContent = data.generated < data.rows
+              ? "generating " + data.generated + "/" + data.rows + " rows…"
+              : "generated " + data.rows + "/" + data.rows + " rows";
+          }
           else if (event === "summary") summary = data;
           else if (event === "error") consoleLine("✖ " + data.detail, "error");
           else if (event === "end") ended = true;

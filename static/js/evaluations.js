@@ -12,6 +12,7 @@
   let evaluator = boot.evaluator; // the saved evaluator (latest version), or null for a new one
   let baseCode = evaluator ? evaluator.code : boot.templates[0].code; // what "unsaved" compares to
   const scores = new Map(); // "dataset:row" -> the score of the last run, to prefill pins
+  const typedStore = new Map(); // "dataset:row" -> a completion typed by hand (for this page)
 
   function status(message) { $("ide-status").textContent = message; }
 
@@ -204,6 +205,13 @@
   let versions = null;
   const rows = RftIde.createRows({
     datasets: boot.datasets, status: status,
+    typed: {
+      get: (datasetId, row) => typedStore.get(datasetId + ":" + row),
+      set: (datasetId, row, value) => {
+        if (value === null) typedStore.delete(datasetId + ":" + row);
+        else typedStore.set(datasetId + ":" + row, value);
+      },
+    },
     pin: (body) => tests.add(body),
     lastScore: (datasetId, row) => scores.get(datasetId + ":" + row),
     onSelect: (index) => {
@@ -214,8 +222,49 @@
       scopeSelect.options[1].textContent = shown.length ? "This page (" + shown[0] + "–" + shown[shown.length - 1] + ")" : "This page";
     },
   });
+  // ---- completions: from the dataset, sampled from a model, or typed by hand --------------
+  const typed = typedStore;
+  const source = $("completion-source");
+  const modelSelect = $("sample-model");
+  (function fillModels() {
+    const bases = el("optgroup", { label: "Base models" },
+      ...boot.models.map((m) => el("option", { value: "model:" + m }, m)));
+    const checkpoints = el("optgroup", { label: "Checkpoints" },
+      ...boot.checkpoints.map((c) => el("option", { value: "checkpoint:" + c.id }, c.label)));
+    modelSelect.replaceChildren(bases, checkpoints);
+    if (!boot.models.length) bases.appendChild(el("option", { value: "", disabled: true }, "none yet: run `rft demo`"));
+    if (!boot.checkpoints.length) checkpoints.appendChild(el("option", { value: "", disabled: true }, "none yet"));
+    const preferred = boot.models.includes(boot.base_model) ? "model:" + boot.base_model : null;
+    if (preferred) modelSelect.value = preferred;
+  })();
+  source.addEventListener("change", () => { $("sample-options").hidden = source.value !== "sample"; });
+  $("sample-options").hidden = source.value !== "sample";
+
+  // What a run adds to its request: the typed completions of its rows, and what to sample from.
+  function extra(dataset, scopeBody) {
+    const inScope = scopeBody.rows ? (i) => scopeBody.rows.includes(i) : (i) => i < scopeBody.limit;
+    const completions = {};
+    for (const [key, value] of typed) {
+      const [ds, row] = key.split(":").map(Number);
+      if (ds === dataset.id && inScope(row)) completions[row] = value;
+    }
+    const body = {};
+    if (Object.keys(completions).length) body.completions = completions;
+    if (source.value !== "sample") return { body: body, sample: null };
+    const [kind, value] = modelSelect.value.split(/:(.*)/s);
+    const sample = {
+      n: Number($("sample-n").value), temperature: Number($("sample-temperature").value),
+      max_tokens: Number($("sample-max-tokens").value), all_rows: true,
+    };
+    if (kind === "checkpoint") sample.checkpoint_id = Number(value);
+    else sample.model = value || "";
+    body.sample = sample;
+    const label = modelSelect.selectedOptions.length ? modelSelect.selectedOptions[0].textContent : "the model";
+    return { body: body, sample: sample, label: label };
+  }
+
   const runner = RftIde.createRunner({
-    code: code, requirements: requirements, dataset: rows.dataset, marks: marks, status: status,
+    code: code, requirements: requirements, dataset: rows.dataset, marks: marks, status: status, extra: extra,
     scope: () => {
       if (scopeSelect.value === "row") {
         const index = rows.selected();

@@ -182,7 +182,11 @@ class HfEngine:
                         request.emit({"type": "error", "message": f"{type(exc).__name__}: {exc}"})
 
     def _take_batch(self) -> list[GenerationRequest]:
-        """The oldest request and every queued one for the same adapter, up to the limit."""
+        """The oldest request and every queued one for the same adapter, up to the limit.
+        Requests whose client left while queued are dropped unrun."""
+        self._queue = [request for request in self._queue if not request.cancelled()]
+        if not self._queue:
+            return []
         adapter = self._queue[0].adapter
         batch: list[GenerationRequest] = []
         rest: list[GenerationRequest] = []

@@ -49,7 +49,8 @@ class Held:
         return self.deployment_id if self.adapter_key is not None else None
 
 
-def _make_engine(folder: Path, settings: Settings) -> Any:
+def make_engine(folder: Path, settings: Settings) -> Any:
+    """vLLM where it is installed (with a GPU), else the transformers engine."""
     from worker.serving import vllm_engine
 
     if vllm_engine.available():
@@ -57,6 +58,20 @@ def _make_engine(folder: Path, settings: Settings) -> Any:
     from worker.serving.hf_engine import HfEngine
 
     return HfEngine(folder, settings.model_server_max_batch)
+
+
+def adapter_folder(settings: Settings, storage: Storage, key: str, local_name: str) -> Path:
+    """A LoRA adapter's folder on this host: in place on local storage, else copied once to
+    ``serving/adapters/<local_name>``."""
+    if storage.is_local:
+        folder = Path(storage.path(key))
+    else:
+        folder = settings.data_path / "serving" / "adapters" / local_name
+        if not folder.exists():
+            storage.fs.get(storage.path(key), str(folder), recursive=True)
+    if not (folder / "adapter_config.json").exists():
+        raise FileNotFoundError(f"no PEFT adapter (adapter_config.json) in {key}")
+    return folder
 
 
 class Registry:
@@ -163,20 +178,12 @@ class Registry:
     def _engine(self, base: str) -> Any:
         if base not in self.engines:
             model = base_models.get_model(self.settings, base)
-            self.engines[base] = _make_engine(model.path, self.settings)
+            self.engines[base] = make_engine(model.path, self.settings)
         return self.engines[base]
 
     def _adapter_folder(self, held: Held) -> Path:
-        key = str(held.adapter_key)
-        if self.storage.is_local:
-            folder = Path(self.storage.path(key))
-        else:
-            folder = self.settings.data_path / "serving" / "adapters" / str(held.deployment_id)
-            if not folder.exists():
-                self.storage.fs.get(self.storage.path(key), str(folder), recursive=True)
-        if not (folder / "adapter_config.json").exists():
-            raise FileNotFoundError(f"no PEFT adapter (adapter_config.json) in {key}")
-        return folder
+        local = str(held.deployment_id)
+        return adapter_folder(self.settings, self.storage, str(held.adapter_key), local)
 
     def _load(self, held: Held) -> None:
         engine = self._engine(held.base_model)

@@ -6,13 +6,18 @@ pool (``app.state.evaluator_pool``); the streamed form sends each row as it fini
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from app.api.deps import CurrentUser, Limit, Offset, PathId, SessionDep, SettingsDep
+from app.core.config import Settings
 from app.evaluators import environment, list_templates
+from app.models import User
 from app.schemas.common import Page
 from app.schemas.evaluator import (
     EnvironmentPackage,
@@ -24,7 +29,7 @@ from app.schemas.evaluator import (
     PreviewResponse,
     TemplatePublic,
 )
-from app.services import evaluator_envs, evaluator_preview, evaluators
+from app.services import evaluator_envs, evaluator_preview, evaluators, preview_sampling
 from app.services.evaluator_preview import SharedPool
 
 router = APIRouter(prefix="/api/v1/evaluators", tags=["evaluators"])
@@ -62,9 +67,17 @@ async def preview(
     pool: PoolDep,
 ) -> PreviewResponse:
     """Score rows of your dataset with unsaved code: per-row results and a summary. A client
-    that disconnects stops the run."""
+    that disconnects stops the run. With `sample`, rows without a completion are scored on
+    completions a worker generates; with `completions`, on ones typed by hand."""
+    # Admitted: rows read, the session closed (no connection held while evaluators run).
     work, shared = await evaluator_preview.admit(pool, session, settings, user, body)
     tenant = f"user-{user.id}"
+    if preview_sampling.wanted(body):
+        prepared = await _prepare_sampling(request, session, settings, user, body, work)
+        celery = request.app.state.celery
+        return await preview_sampling.run(
+            shared, prepared, celery, tenant, user.id, request.is_disconnected
+        )
     return await evaluator_preview.run_while_connected(
         shared, work, tenant, request.is_disconnected
     )
@@ -73,19 +86,46 @@ async def preview(
 @router.post("/preview/stream")
 async def preview_stream(
     body: PreviewRequest,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
     pool: PoolDep,
 ) -> StreamingResponse:
-    """The preview as server-sent events: `result` per row as it finishes, `summary`, `end`.
+    """The preview as server-sent events: `result` per row as it finishes, `summary`, `end`;
+    with `sample`, `progress` ({generated, rows}) as a worker generates completions.
     A client that disconnects stops the run."""
     work, shared = await evaluator_preview.admit(pool, session, settings, user, body)
     tenant = f"user-{user.id}"
-    events = evaluator_preview.stream(shared, work, tenant)
+    events: AsyncIterator[str]
+    if preview_sampling.wanted(body):
+        prepared = await _prepare_sampling(request, session, settings, user, body, work)
+        celery = request.app.state.celery
+        events = preview_sampling.stream(shared, prepared, celery, tenant, user.id)
+    else:
+        events = evaluator_preview.stream(shared, work, tenant)
     return StreamingResponse(
         events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
+
+
+async def _prepare_sampling(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    user: User,
+    body: PreviewRequest,
+    work: evaluator_preview.Plan,
+) -> preview_sampling.Prepared:
+    """Check `sample` and `completions` (422/404 naming the field), close the session, and
+    make sure a worker answers when one is needed (503 at once otherwise)."""
+    prepared = await run_in_threadpool(
+        preview_sampling.prepare, session, settings, user, body, work
+    )
+    await run_in_threadpool(session.close)
+    if prepared.needs_worker:
+        await run_in_threadpool(preview_sampling.check_worker, request.app.state.celery)
+    return prepared
 
 
 @router.get("", response_model=Page[EvaluatorPublic])
