@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         description="fsspec URL where datasets, checkpoints and adapters live (a local folder or "
         "s3://bucket/prefix for several hosts). Default: storage/ under the data dir.",
     )
+    worker_memory_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Memory (bytes) of the machine that trains, to say on the Models page which "
+        "models fit it. Default: this host's RAM (right for `rft serve`'s embedded worker); set "
+        "it when workers run on other machines.",
+    )
     models_dir: Path | None = Field(
         default=None,
         description="Folder of local base models in Hugging Face format. Default: models/ under "

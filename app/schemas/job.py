@@ -113,6 +113,13 @@ class ModelPublic(BaseModel):
     parameters: int | None
     source: str  # folder (under RFT_MODELS_DIR) or path (registered)
     chat_template: bool
+    training_memory_bytes: int | None = Field(
+        description="Rough memory to train it with LoRA on the CPU build (float32)."
+    )
+    fits_worker_memory: bool | None = Field(
+        description="Whether that fits the worker's memory (RFT_WORKER_MEMORY_BYTES, default "
+        "this host's RAM); null when unknown."
+    )
 
 
 class ModelCreate(InputModel):

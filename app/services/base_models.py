@@ -27,6 +27,8 @@ REGISTRY = "registry.json"
 DOWNLOADED = "rft_download.json"  # written by the worker into a folder it downloaded
 NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?$")
 HUB_TIMEOUT_SECONDS = 3.0
+FLOAT32_BYTES = 4
+RUNTIME_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,32 @@ class BaseModel:
     parameters: int | None
     source: str = "folder"  # folder (under RFT_MODELS_DIR), path (registered) or hub (downloaded)
     chat_template: bool = False
+
+    @property
+    def training_memory_bytes(self) -> int | None:
+        """A rough figure for LoRA GRPO on the CPU build (float32): the frozen weights, about
+        twice that again for activations and generation caches, and the Python/torch runtime."""
+        if self.parameters is None:
+            return None
+        return self.parameters * FLOAT32_BYTES * 3 + RUNTIME_BYTES
+
+
+def worker_memory_bytes(settings: Settings) -> int | None:
+    """The trainer's memory: the setting, else this host's RAM (None where it cannot be read)."""
+    if settings.worker_memory_bytes:
+        return settings.worker_memory_bytes
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return None
+
+
+def fits_worker(model: BaseModel, settings: Settings) -> bool | None:
+    """Whether training the model should fit the worker's memory (None: unknown)."""
+    needed, available = model.training_memory_bytes, worker_memory_bytes(settings)
+    if needed is None or available is None:
+        return None
+    return needed <= available
 
 
 def _estimate_parameters(config: dict[str, object]) -> int | None:

@@ -33,6 +33,8 @@ def _page(request: Request, settings: Settings, **extra: Any) -> HTMLResponse:
         "pages/models.html",
         block="models" if is_htmx(request) else None,
         models=base_models.list_models(settings),
+        fits_worker=lambda model: base_models.fits_worker(model, settings),
+        worker_memory=base_models.worker_memory_bytes(settings) or 0,
         downloads=downloads,
         **extra,
     )

@@ -167,3 +167,40 @@ def test_odd_names_in_paths_are_404_never_500(client: TestClient, admin: Account
         answer = client.get(f"/api/v1/models/downloads/{hub_id}", headers=admin.headers)
         assert answer.status_code == 404, (hub_id, answer.text)
         assert client.delete(f"/api/v1/models/{hub_id}", headers=admin.headers).status_code == 404
+
+
+def test_the_list_says_whether_training_a_model_fits_the_worker_memory(
+    client: TestClient, admin: Account, settings: Settings, tmp_path: Path
+) -> None:
+    """A 7B-shaped config needs far more than a 16 GiB worker; a tiny one fits. Tried: the
+    API's figures, and the Models page's words for both."""
+    shapes = {
+        "acme/big-7b": {
+            "hidden_size": 4096,
+            "num_hidden_layers": 32,
+            "vocab_size": 32000,
+            "intermediate_size": 11008,
+        },
+        "acme/tiny": {"hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100},
+    }
+    for name, shape in shapes.items():
+        folder = tmp_path / name.replace("/", "-")
+        folder.mkdir()
+        config = {"architectures": ["LlamaForCausalLM"], "max_position_embeddings": 512, **shape}
+        (folder / "config.json").write_text(json.dumps(config))
+        (folder / "tokenizer.json").write_text("{}")
+        assert add(client, admin, name=name, path=str(folder)).status_code == 201
+    settings.worker_memory_bytes = 16 << 30
+    listed = {
+        m["name"]: m for m in client.get("/api/v1/models", headers=admin.headers).json()["data"]
+    }
+    big, tiny = listed["acme/big-7b"], listed["acme/tiny"]
+    assert big["parameters"] > 6_000_000_000
+    assert big["training_memory_bytes"] > 16 << 30 and big["fits_worker_memory"] is False
+    assert tiny["training_memory_bytes"] < 2 << 30 and tiny["fits_worker_memory"] is True
+    page = client.get("/models", headers=admin.headers).text
+    assert (
+        "does not fit the worker&#39;s 16.0 GiB" in page
+        or "does not fit the worker's 16.0 GiB" in page
+    )
+    assert ">fits<" in page

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
 from app.api.deps import AdminUser, CurrentUser, SettingsDep
+from app.core.config import Settings
 from app.core.errors import InvalidInput
 from app.schemas.common import ErrorOut, Page
 from app.schemas.job import ModelCreate, ModelPublic
@@ -20,8 +21,10 @@ from app.services.model_downloads import Download
 router = APIRouter(prefix="/api/v1", tags=["models"])
 
 
-def model_public(model: base_models.BaseModel) -> ModelPublic:
-    return ModelPublic(**{k: getattr(model, k) for k in ModelPublic.model_fields})
+def model_public(model: base_models.BaseModel, settings: Settings) -> ModelPublic:
+    fits = base_models.fits_worker(model, settings)
+    fields = {k: getattr(model, k) for k in ModelPublic.model_fields if k != "fits_worker_memory"}
+    return ModelPublic(**fields, fits_worker_memory=fits)
 
 
 def download_public(download: Download) -> ModelDownloadPublic:
@@ -30,7 +33,7 @@ def download_public(download: Download) -> ModelDownloadPublic:
 
 @router.get("/models", response_model=Page[ModelPublic])
 def list_models(_user: CurrentUser, settings: SettingsDep) -> Page[ModelPublic]:
-    data = [model_public(m) for m in base_models.list_models(settings)]
+    data = [model_public(m, settings) for m in base_models.list_models(settings)]
     return Page(data=data, count=len(data))
 
 
@@ -52,7 +55,7 @@ def add_model(
     if body.hub_id and not body.path:
         cached = base_models.register_cached(settings, body.hub_id)
         if cached is not None:
-            return model_public(cached)
+            return model_public(cached, settings)
         download = model_downloads.start(settings, request.app.state.celery, body.hub_id)
         return JSONResponse(download_public(download).model_dump(), status_code=202)
     if not body.path:
@@ -60,7 +63,7 @@ def add_model(
             "Invalid model", [{"field": "path", "message": "give a path (with a name) or a hub_id"}]
         )
     name = body.name or body.hub_id or Path(body.path).name
-    return model_public(base_models.register_path(settings, name, body.path))
+    return model_public(base_models.register_path(settings, name, body.path), settings)
 
 
 @router.get("/models/downloads", response_model=Page[ModelDownloadPublic])
