@@ -20,6 +20,14 @@ router = APIRouter(include_in_schema=False)
 FAILED_SHOWN_SECONDS = 3600
 
 
+def memory_context(settings: Settings) -> dict[str, Any]:
+    """What the model tables' memory cell needs (partials/model_memory.html)."""
+    return {
+        "fits_worker": lambda model: base_models.fits_worker(model, settings),
+        "worker_memory": base_models.worker_memory_bytes(settings) or 0,
+    }
+
+
 def _page(request: Request, settings: Settings, **extra: Any) -> HTMLResponse:
     # Under way, or failed within the hour (the cause stays readable for a while).
     recent = time.time() - FAILED_SHOWN_SECONDS
@@ -33,8 +41,7 @@ def _page(request: Request, settings: Settings, **extra: Any) -> HTMLResponse:
         "pages/models.html",
         block="models" if is_htmx(request) else None,
         models=base_models.list_models(settings),
-        fits_worker=lambda model: base_models.fits_worker(model, settings),
-        worker_memory=base_models.worker_memory_bytes(settings) or 0,
+        **memory_context(settings),
         downloads=downloads,
         **extra,
     )

@@ -34,6 +34,7 @@ from app.services import (
 )
 from app.tasks import enqueue_job_after_commit
 from app.web.deps import PageUser
+from app.web.models import memory_context
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -144,6 +145,7 @@ def wizard_page(
         request,
         "pages/wizard.html",
         models=base_models.list_models(settings),
+        **memory_context(settings),
         datasets=datasets.list_for(session, user, 0, 1000),
         evaluators=owned,
         tests=tests,

@@ -204,3 +204,5 @@ def test_the_list_says_whether_training_a_model_fits_the_worker_memory(
         or "does not fit the worker's 16.0 GiB" in page
     )
     assert ">fits<" in page
+    wizard = client.get("/fine-tuning/new", headers=admin.headers).text  # step 1 says it too
+    assert "does not fit the worker" in wizard and ">fits<" in wizard
