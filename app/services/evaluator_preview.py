@@ -105,12 +105,23 @@ class Plan:
     samples: list[Sample]
 
 
-def plan(session: Session, settings: Settings, owner: User, request: PreviewRequest) -> Plan:
-    """Check the code (422 naming its line) and its requirements (installing them when new),
-    then read the rows (404 / 422 naming the field)."""
+def checked_code(
+    settings: Settings, request: PreviewRequest
+) -> str | Mapping[str, Any] | EvaluatorSpec:
+    """The code checked (422 naming its line), with its declared requirements' environment
+    (installed now when new). Needs no database."""
     evaluators.check(request.code)
     declared = evaluators.declared_requirements(request.requirements, request.code)
-    code = evaluator_envs.runnable(settings, request.code, declared)
+    return evaluator_envs.runnable(settings, request.code, declared)
+
+
+def plan(
+    session: Session,
+    code: str | Mapping[str, Any] | EvaluatorSpec,
+    owner: User,
+    request: PreviewRequest,
+) -> Plan:
+    """Read the rows to score (404 / 422 naming the field)."""
     try:
         dataset = datasets.get(session, owner, request.dataset_id)
     except NotFound as exc:
@@ -128,16 +139,23 @@ def plan(session: Session, settings: Settings, owner: User, request: PreviewRequ
 async def admit(
     shared: SharedPool, session: Session, settings: Settings, owner: User, request: PreviewRequest
 ) -> tuple[Plan, EvaluatorPool]:
-    """`plan`, then release the session and get the pool: in the pool's admission lane, so
-    fifty previews arriving together wait on the event loop (holding no thread and no database
-    connection) instead of taking the threads and connections every other request needs."""
-    return await shared.admission.run(_admit, shared, session, settings, owner, request)
+    """Check the code, then `plan`, release the session and get the pool in the pool's
+    admission lane, so fifty previews arriving together wait on the event loop (holding no
+    thread and no database connection) instead of taking the threads and connections every
+    other request needs. A first install of declared requirements (pip: seconds to minutes)
+    happens before the lane, so it never holds a slot others wait for."""
+    code = await run_in_threadpool(checked_code, settings, request)
+    return await shared.admission.run(_admit, shared, session, code, owner, request)
 
 
 def _admit(
-    shared: SharedPool, session: Session, settings: Settings, owner: User, request: PreviewRequest
+    shared: SharedPool,
+    session: Session,
+    code: str | Mapping[str, Any] | EvaluatorSpec,
+    owner: User,
+    request: PreviewRequest,
 ) -> tuple[Plan, EvaluatorPool]:
-    work = plan(session, settings, owner, request)
+    work = plan(session, code, owner, request)
     session.close()  # rows are read: no connection (nor SQLite's lock) held while scoring
     return work, shared.get()
 
