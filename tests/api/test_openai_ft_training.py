@@ -21,6 +21,7 @@ from tests.conftest import Account
 from tests.helpers import demo_model, start_rft
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+STEPS = 200  # of the paused job: 2 rows a step, one epoch
 PRETRAIN_STEPS = 300  # enough to answer and stop; learning is not what is tested here
 
 
@@ -95,8 +96,10 @@ def test_a_string_check_job_pauses_resumes_and_succeeds(
     alice: Account,
     session_factory: sessionmaker[Session],
 ) -> None:
-    training, validation = upload(client, rows(40), "train.jsonl"), upload(client, rows(4), "v")
-    hyper = {"n_epochs": 1, "batch_size": 2, "eval_interval": 5}
+    # Long enough that the pause lands mid-run on a fast machine (CI saw 20 steps finish first).
+    training = upload(client, rows(2 * STEPS), "train.jsonl")
+    validation = upload(client, rows(4), "v")
+    hyper = {"n_epochs": 1, "batch_size": 2, "eval_interval": STEPS // 4}
     job = client.fine_tuning.jobs.create(
         model=MODEL,
         training_file=training,
@@ -120,7 +123,7 @@ def test_a_string_check_job_pauses_resumes_and_succeeds(
     kept = client.fine_tuning.jobs.checkpoints.list(job.id).data
     assert kept, "a paused job keeps a checkpoint"
     at = kept[0].step_number
-    assert 0 < at < 20
+    assert 0 < at < STEPS
 
     assert client.fine_tuning.jobs.resume(job.id).status == "queued"
     done = wait_for(client, job.id, lambda j: j.status == "succeeded", timeout=600)
@@ -130,10 +133,10 @@ def test_a_string_check_job_pauses_resumes_and_succeeds(
 
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
     steps = [c.step_number for c in checkpoints]
-    assert steps == sorted(steps, reverse=True) and steps[0] == 20 and at in steps
+    assert steps == sorted(steps, reverse=True) and steps[0] == STEPS and at in steps
     final = checkpoints[0]
-    assert final.fine_tuned_model_checkpoint == f"{done.fine_tuned_model}:ckpt-step-20"
-    assert final.metrics.step == 20.0 and final.fine_tuning_job_id == job.id
+    assert final.fine_tuned_model_checkpoint == f"{done.fine_tuned_model}:ckpt-step-{STEPS}"
+    assert final.metrics.step == STEPS and final.fine_tuning_job_id == job.id
 
     messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=1000)]
     assert f"Job paused at step {at}: its checkpoint is kept" in messages
@@ -145,8 +148,8 @@ def test_a_string_check_job_pauses_resumes_and_succeeds(
         found = openai_ft.checkpoint_for_model(session, alice.user, done.fine_tuned_model)
         named = final.fine_tuned_model_checkpoint
         step = openai_ft.checkpoint_for_model(session, alice.user, named)
-    assert found is not None and found.step == 20
-    assert step is not None and step.step == 20
+    assert found is not None and found.step == STEPS
+    assert step is not None and step.step == STEPS
 
     # The script's next line: chat with the fine-tuned model (deployed on first use).
     answer = chat_when_loaded(client, done.fine_tuned_model, timeout=300)

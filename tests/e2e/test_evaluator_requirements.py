@@ -39,7 +39,8 @@ def test_declare_a_requirement_save_read_the_log_and_run(
     page.get_by_label("Run on").select_option("first")
     page.get_by_label("N", exact=True).fill("3")
     page.get_by_role("button", name="Run", exact=True).click()
-    expect(page.locator("#results tbody td.score")).to_have_text(["0.75"] * 3)
+    # The first run installs the package (pip, cold caches on a fresh machine): not 5 s.
+    expect(page.locator("#results tbody td.score")).to_have_text(["0.75"] * 3, timeout=60_000)
 
     page.get_by_label("Name", exact=True).fill("uses a package")
     page.get_by_role("button", name="Save").click()
