@@ -206,7 +206,8 @@ class Launcher:
         bubblewrap); a worker appends only its own evaluator's environment to sys.path."""
         if not self.envs_dir:
             return [], []
-        os.makedirs(self.envs_dir, mode=0o755, exist_ok=True)
+        os.makedirs(self.envs_dir, exist_ok=True)
+        os.chmod(self.envs_dir, 0o755)  # whatever the umask (077 under `rft serve`): uid-readable
         if not self.bwrap:
             return [], ["--envs-dir", self.envs_dir]
         return ["--ro-bind", self.envs_dir, SANDBOX_ENVS], ["--envs-dir", SANDBOX_ENVS]

@@ -197,6 +197,9 @@ def ensure(settings: Settings, requirements: list[str]) -> EnvStatus | None:
     name = name_of(requirements)
     root = envs_root(settings)
     root.mkdir(parents=True, exist_ok=True)
+    # Public packages, read by the sandbox's own uid: not the data dir's 0700 (`rft serve` sets
+    # umask 077, under which the folder would be closed to the evaluator and nothing imports).
+    root.chmod(0o755)
     target, log_path = root / name, root / f"{name}.log"
     if target.is_dir():  # the common case: built before, no lock needed
         return status(settings, requirements)

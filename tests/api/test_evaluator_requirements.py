@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,26 @@ def test_declared_package_installs_with_its_log_and_scores_in_preview(
     preview = {"code": USES_PACKAGE, "requirements": ["tinyreward"], "dataset_id": dataset}
     results = client.post(f"{EVALUATORS}/preview", json=preview, headers=alice.headers).json()
     assert [r["score"] for r in results["results"]] == [0.75, 0.75]
+
+
+@pytest.fixture
+def serve_umask() -> Iterator[None]:
+    """`rft serve` runs with umask 077 (a private data dir): what it creates is 0700/0600."""
+    before = os.umask(0o077)
+    yield
+    os.umask(before)
+
+
+def test_declared_package_imports_under_rft_serves_umask(
+    client: TestClient, alice: Account, settings: Settings, serve_umask: None
+) -> None:
+    """CI found it: with umask 077 the environments folder was 0700, closed to the sandbox's own
+    uid, so every row failed on `import tinyreward` (it passed only where the umask was 022)."""
+    dataset = upload(client, alice, rows_bytes(2)).json()["id"]
+    preview = {"code": USES_PACKAGE, "requirements": ["tinyreward"], "dataset_id": dataset}
+    response = client.post(f"{EVALUATORS}/preview", json=preview, headers=alice.headers)
+    assert [r["score"] for r in response.json()["results"]] == [0.75, 0.75], response.text
+    assert evaluator_envs.envs_root(settings).stat().st_mode & 0o777 == 0o755
 
 
 def test_requirements_written_in_the_code_are_read(
