@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -37,6 +38,19 @@ def start_rft(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@contextlib.contextmanager
+def running_worker(
+    env: dict[str, str], models_dir: Path, queues: str = "gpu,cpu"
+) -> Iterator[None]:
+    """A real `rft worker` (as `rft serve` starts one) on the models in ``models_dir``."""
+    process = start_rft(["worker", "--queues", queues], {**env, "RFT_MODELS_DIR": str(models_dir)})
+    try:
+        yield
+    finally:
+        process.kill()
+        process.wait(timeout=30)
 
 
 def descendants(pid: int) -> set[int]:

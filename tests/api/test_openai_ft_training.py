@@ -18,7 +18,7 @@ from app.core.config import Settings
 from app.services import demo, openai_ft
 from tests.api.test_openai_ft import MODEL, MULTI, STRING_CHECK, rows
 from tests.conftest import Account
-from tests.helpers import demo_model, start_rft
+from tests.helpers import demo_model, running_worker, start_rft
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 STEPS = 200  # of the paused job: 2 rows a step, one epoch
@@ -38,12 +38,8 @@ def settings(settings: Settings, models_dir: Path) -> Settings:
 
 @pytest.fixture
 def worker(server_env: dict[str, str], models_dir: Path) -> Iterator[None]:
-    process = start_rft(
-        ["worker", "--queues", "gpu,cpu"], {**server_env, "RFT_MODELS_DIR": str(models_dir)}
-    )
-    yield
-    process.kill()
-    process.wait(timeout=30)
+    with running_worker(server_env, models_dir):
+        yield
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from app.services import demo
 from tests.api.test_evaluator_preview import events
 from tests.conftest import Account
 from tests.datasets_support import upload
-from tests.helpers import demo_model, free_port, start_rft, wait_for
+from tests.helpers import demo_model, free_port, running_worker, wait_for
 
 PRETRAIN_STEPS = 300  # enough to answer and stop; learning is not what is tested here
 PREVIEW = "/api/v1/evaluators/preview"
@@ -72,13 +72,8 @@ def model_client(
 
 @pytest.fixture
 def worker(server_env: dict[str, str], models_dir: Path) -> Iterator[None]:
-    """A real `rft worker` on both queues, as `rft serve` starts one."""
-    process = start_rft(
-        ["worker", "--queues", "gpu,cpu"], {**server_env, "RFT_MODELS_DIR": str(models_dir)}
-    )
-    yield
-    process.kill()
-    process.wait(timeout=30)
+    with running_worker(server_env, models_dir):
+        yield
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from app.cli.main import cli
 from app.core.config import Settings
 from app.services import demo
 from tests.conftest import Account
-from tests.helpers import demo_model, start_rft
+from tests.helpers import demo_model, running_worker
 
 PRETRAIN_STEPS = 300
 CODE = """def evaluate(messages, ground_truth, **kwargs):
@@ -36,11 +36,8 @@ def settings(settings: Settings, models_dir: Path) -> Settings:
 
 @pytest.fixture
 def worker(server_env: dict[str, str], models_dir: Path) -> Iterator[None]:
-    env = {**server_env, "RFT_MODELS_DIR": str(models_dir)}
-    process = start_rft(["worker", "--queues", "gpu,cpu"], env)
-    yield
-    process.kill()
-    process.wait(timeout=30)
+    with running_worker(server_env, models_dir):
+        yield
 
 
 def preview(live_server: str, alice: Account, *args: str) -> Result:

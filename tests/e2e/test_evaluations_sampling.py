@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.config import Settings
 from app.services import demo
 from tests.e2e.test_evaluations import create_dataset, set_code
-from tests.helpers import demo_model, start_rft
+from tests.helpers import demo_model, running_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -50,12 +50,8 @@ def settings(settings: Settings, models_dir: Path) -> Settings:
 
 @pytest.fixture
 def worker(server_env: dict[str, str], models_dir: Path) -> Iterator[None]:
-    process = start_rft(
-        ["worker", "--queues", "gpu,cpu"], {**server_env, "RFT_MODELS_DIR": str(models_dir)}
-    )
-    yield
-    process.kill()
-    process.wait(timeout=30)
+    with running_worker(server_env, models_dir):
+        yield
 
 
 def test_sample_from_the_demo_model_then_type_a_completion(

@@ -21,7 +21,7 @@ from app.core.config import Settings
 from app.core.paths import ROOT
 from app.models import Job
 from app.services import demo
-from tests.helpers import demo_model, start_rft
+from tests.helpers import demo_model, running_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -45,11 +45,8 @@ def settings(settings: Settings, tiny_models_dir: Path) -> Settings:
 
 @pytest.fixture
 def worker(server_env: dict[str, str], tiny_models_dir: Path) -> Iterator[None]:
-    env = {**server_env, "RFT_MODELS_DIR": str(tiny_models_dir)}
-    process = start_rft(["worker", "--queues", "gpu,cpu"], env)
-    yield
-    process.kill()
-    process.wait(timeout=30)
+    with running_worker(server_env, tiny_models_dir):
+        yield
 
 
 @pytest.fixture
