@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,17 @@ def test_memory_bomb_is_stopped(roomy_pool: EvaluatorPool) -> None:
     assert bad.reason is not None and "MemoryError" in bad.reason, bad
 
 
+def _settled_processes_of(uids: set[int], within_s: float = 30.0) -> list[int]:
+    """The uids' processes once SIGKILLed ones are gone: the kernel tears a killed group down
+    after `kill` returns (CI saw 56 of a fork bomb's children still in /proc at once)."""
+    deadline = time.monotonic() + within_s
+    found = _processes_of(uids)
+    while len(found) > len(uids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = _processes_of(uids)
+    return found
+
+
 def _processes_of(uids: set[int]) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -100,7 +112,7 @@ def test_fork_bomb_is_contained(
     else:  # RLIMIT_NPROC makes fork fail
         assert bad.reason is not None and "Resource temporarily unavailable" in bad.reason
     uids = {info["uid"] for info in pool.worker_info()}
-    assert len(_processes_of(uids)) <= len(uids)  # one per live worker: no forked child left
+    assert len(_settled_processes_of(uids)) <= len(uids)  # one per live worker: no child left
 
 
 def test_no_socket_to_localhost(pool: EvaluatorPool) -> None:
@@ -270,7 +282,7 @@ def evaluate(messages, **kw):
     results = pool.score(code, [Sample(chat_row(), "x")] * 2)
     assert [r.score for r in results] == [1.0, 1.0]
     uids = {info["uid"] for info in pool.worker_info()}
-    assert len(_processes_of(uids)) <= len(uids)  # one per live worker: the child was killed
+    assert len(_settled_processes_of(uids)) <= len(uids)  # one per live worker: child killed
 
 
 def test_abandoned_iteration_leaves_a_usable_pool(pool: EvaluatorPool) -> None:
